@@ -1,0 +1,557 @@
+"""Image commands: images/ls, inspect, history, tag, rmi, prune, import, save, load."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from dockyard.cli.errors import ClientError
+from dockyard.cli.output import confirm, dump_json, render_object, render_rows, write
+from dockyard.cli.parser import CommandParser
+from dockyard.errors import DockyardError, InvalidArgument, NotFound
+from dockyard.oci import reference as refs
+
+if TYPE_CHECKING:
+    from dockyard.engine import Engine
+    from dockyard.engine.images import Image
+
+EngineFactory = Callable[[], "Engine"]
+
+IMAGE_HEADERS = {
+    "ID": "IMAGE ID",
+    "Repository": "REPOSITORY",
+    "Tag": "TAG",
+    "Digest": "DIGEST",
+    "CreatedSince": "CREATED",
+    "CreatedAt": "CREATED AT",
+    "Size": "SIZE",
+    "SharedSize": "SHARED SIZE",
+    "UniqueSize": "UNIQUE SIZE",
+    "VirtualSize": "VIRTUAL SIZE",
+    "Containers": "CONTAINERS",
+}
+
+
+def _short_id(image_id: str, trunc: bool) -> str:
+    return image_id.removeprefix("sha256:")[:12] if trunc else image_id
+
+
+def image_rows(
+    images: list[Image], *, digests: bool, trunc: bool, now: float | None = None
+) -> list[dict[str, Any]]:
+    """One row per repository:tag (``<none>`` for dangling), as ``docker images`` lists."""
+    from dockyard.cli.format.timefmt import created_at
+    from dockyard.cli.format.units import human_duration, human_size
+
+    now = time.time() if now is None else now
+    rows: list[dict[str, Any]] = []
+    for image in images:
+        base = {
+            "Containers": "N/A",
+            "CreatedAt": created_at(int(image.created_unix)),
+            "CreatedSince": human_duration(now - image.created_unix) + " ago",
+            "ID": _short_id(image.id, trunc),
+            "SharedSize": "N/A",
+            "Size": human_size(image.size),
+            "UniqueSize": "N/A",
+            "VirtualSize": human_size(image.size),
+        }
+        digests_by_repo: dict[str, list[str]] = {}
+        for d in image.repo_digests:
+            ref = refs.parse_reference(d)
+            digests_by_repo.setdefault(ref.familiar_name, []).append(ref.digest or "")
+        seen_repos: set[str] = set()
+        for tag in image.repo_tags:
+            ref = refs.parse_reference(tag)
+            repo = ref.familiar_name
+            seen_repos.add(repo)
+            repo_digests = digests_by_repo.get(repo) or ["<none>"]
+            for digest in repo_digests if digests else repo_digests[:1]:
+                rows.append(
+                    base | {"Repository": repo, "Tag": ref.tag or "<none>", "Digest": digest}
+                )
+        for repo, repo_digests in digests_by_repo.items():
+            if repo in seen_repos:
+                continue
+            for digest in repo_digests if digests else repo_digests[:1]:
+                rows.append(base | {"Repository": repo, "Tag": "<none>", "Digest": digest})
+        if not image.repo_tags and not image.repo_digests:
+            rows.append(base | {"Repository": "<none>", "Tag": "<none>", "Digest": "<none>"})
+    return rows
+
+
+def cmd_ls(engine: EngineFactory, argv: list[str], name: str) -> int:
+    from dockyard.engine.filters import Filters
+
+    p = CommandParser(name, "[OPTIONS] [REPOSITORY[:TAG]]", "List images")
+    p.add_argument(
+        "-a",
+        "--all",
+        action="store_true",
+        help="Show all images (default hides intermediate images)",
+    )
+    p.add_argument("--digests", action="store_true", help="Show digests")
+    p.add_argument(
+        "-f",
+        "--filter",
+        action="append",
+        default=[],
+        metavar="filter",
+        help="Filter output based on conditions provided",
+    )
+    p.add_argument("--format", metavar="string", help="Format output using a custom template")
+    p.add_argument("--no-trunc", action="store_true", help="Don't truncate output")
+    p.add_argument("-q", "--quiet", action="store_true", help="Only show image IDs")
+    p.add_argument("--tree", action="store_true", help=argparse_suppress())
+    p.add_argument("args", nargs="*")
+    ns = p.parse(argv, max_args=1)
+    filters = Filters.from_cli(ns.filter)
+    images = engine().images.list_images(
+        show_all=ns.all, filters=filters, reference=ns.args[0] if ns.args else None
+    )
+    if ns.quiet:
+        seen: list[str] = []
+        for image in images:
+            short = _short_id(image.id, not ns.no_trunc)
+            if short not in seen:
+                seen.append(short)
+        write("".join(s + "\n" for s in seen))
+        return 0
+    rows = image_rows(images, digests=ns.digests, trunc=not ns.no_trunc)
+    if ns.digests:
+        default = (
+            "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+        )
+    else:
+        default = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+    write(render_rows(rows, ns.format, default, IMAGE_HEADERS))
+    return 0
+
+
+def argparse_suppress() -> str:
+    import argparse
+
+    return argparse.SUPPRESS
+
+
+def inspect_image(engine: Engine, name: str) -> dict[str, Any]:
+    """``docker image inspect``'s JSON for one image (Engine API v1.43 shape)."""
+    from dockyard.engine.changes import empty_container_config
+
+    image, config = engine.images.inspect_raw(name)
+    layers = [engine.layers.require(c) for c in image.chain]
+    graph: dict[str, Any] = {"Data": None, "Name": engine.storage_driver}
+    if image.chain:
+        graph["Data"] = engine.snapshots.graph_driver_data(image.chain[-1])
+    if graph["Name"] == "overlay":
+        graph["Name"] = "overlay2"
+    container_config = config.get("container_config") or empty_container_config()
+    result: dict[str, Any] = {
+        "Id": image.id,
+        "RepoTags": [refs.parse_reference(t).familiar() for t in image.repo_tags],
+        "RepoDigests": [refs.parse_reference(d).familiar() for d in image.repo_digests],
+        "Parent": image.parent,
+        "Comment": config.get("comment", ""),
+        "Created": config.get("created", image.created),
+        "Container": config.get("container", ""),
+        "ContainerConfig": container_config,
+        "DockerVersion": config.get("docker_version", ""),
+        "Author": config.get("author", ""),
+        "Config": config.get("config") or None,
+        "Architecture": config.get("architecture", ""),
+    }
+    if config.get("variant"):
+        result["Variant"] = config["variant"]
+    result["Os"] = config.get("os", "")
+    if config.get("os.version"):
+        result["OsVersion"] = config["os.version"]
+    result |= {
+        "Size": sum(layer.size for layer in layers),
+        "VirtualSize": sum(layer.size for layer in layers),
+        "GraphDriver": graph,
+        "RootFS": {"Type": "layers", "Layers": [layer.diff_id for layer in layers]},
+        "Metadata": {},
+    }
+    if image.last_tag_time is not None:
+        from dockyard.timeutil import rfc3339_nano
+
+        result["Metadata"]["LastTagTime"] = rfc3339_nano(image.last_tag_time)
+    else:
+        result["Metadata"]["LastTagTime"] = "0001-01-01T00:00:00Z"
+    return result
+
+
+def _inspect(
+    engine: EngineFactory, names: list[str], fmt: str | None, missing: Callable[[str], str]
+) -> int:
+    e = engine()
+    found: list[dict[str, Any]] = []
+    errors: list[str] = []
+    for name in names:
+        try:
+            found.append(inspect_image(e, name))
+        except NotFound:
+            errors.append(missing(name))
+    if fmt:
+        for item in found:
+            write(render_object(item, fmt) if fmt != "json" else dump_json([item]))
+    else:
+        write(dump_json(found))
+    for message in errors:
+        sys.stderr.write(message + "\n")
+    return 1 if errors else 0
+
+
+def cmd_inspect(engine: EngineFactory, argv: list[str], name: str) -> int:
+    p = CommandParser(
+        name, "[OPTIONS] IMAGE [IMAGE...]", "Display detailed information on one or more images"
+    )
+    p.add_argument("-f", "--format", metavar="string", help="Format output using a custom template")
+    p.add_argument("--platform", metavar="string", help="Inspect a specific platform")
+    p.add_argument("args", nargs="*")
+    ns = p.parse(argv, min_args=1)
+    return _inspect(
+        engine,
+        ns.args,
+        ns.format,
+        lambda n: f"Error response from daemon: No such image: {_display(n)}",
+    )
+
+
+def cmd_inspect_any(engine: EngineFactory, argv: list[str], name: str) -> int:
+    p = CommandParser(
+        name, "[OPTIONS] NAME|ID [NAME|ID...]", "Return low-level information on Docker objects"
+    )
+    p.add_argument("-f", "--format", metavar="string", help="Format output using a custom template")
+    p.add_argument(
+        "-s",
+        "--size",
+        action="store_true",
+        help="Display total file sizes if the type is container",
+    )
+    p.add_argument("--type", metavar="string", help="Only inspect objects of the given type")
+    p.add_argument("args", nargs="*")
+    ns = p.parse(argv, min_args=1)
+    if ns.type not in (None, "image"):
+        if ns.type in (
+            "container",
+            "network",
+            "volume",
+            "node",
+            "service",
+            "task",
+            "secret",
+            "config",
+            "plugin",
+        ):
+            for n in ns.args:
+                sys.stderr.write(f"Error: No such {ns.type}: {n}\n")
+            write("[]\n")
+            return 1
+        raise ClientError(f'"{ns.type}" is not a valid value for --type')
+    return _inspect(engine, ns.args, ns.format, lambda n: f"Error: No such object: {n}")
+
+
+def _display(name: str) -> str:
+    try:
+        parsed = refs.parse_any_reference(name)
+    except InvalidArgument:
+        return name
+    return name if isinstance(parsed, str) else parsed.docker_ref().familiar()
+
+
+def cmd_history(engine: EngineFactory, argv: list[str], name: str) -> int:
+    from dockyard.cli.format.timefmt import created_at
+    from dockyard.cli.format.units import human_duration, human_size
+
+    p = CommandParser(name, "[OPTIONS] IMAGE", "Show the history of an image")
+    p.add_argument("--format", metavar="string", help="Format output using a custom template")
+    p.add_argument(
+        "-H",
+        "--human",
+        default="true",
+        nargs="?",
+        const="true",
+        metavar="bool",
+        help="Print sizes and dates in human readable format",
+    )
+    p.add_argument("--no-trunc", action="store_true", help="Don't truncate output")
+    p.add_argument("-q", "--quiet", action="store_true", help="Only show image IDs")
+    p.add_argument("--platform", metavar="string", help="Show history for the given platform")
+    p.add_argument("args", nargs="*")
+    ns = p.parse(argv, min_args=1, max_args=1)
+    human = str(ns.human).lower() not in ("false", "0")
+    history = engine().images.history(ns.args[0])
+    now = time.time()
+    if ns.quiet:
+        write("".join(_short_id(h["Id"], not ns.no_trunc) + "\n" for h in history))
+        return 0
+    from dockyard.timeutil import rfc3339_nano
+
+    rows = []
+    for h in history:
+        created_by = h["CreatedBy"]
+        if not ns.no_trunc and len(created_by) > 45:
+            created_by = created_by[:44] + "…"
+        image_id = h["Id"] if h["Id"] == "<missing>" else _short_id(h["Id"], not ns.no_trunc)
+        rows.append(
+            {
+                "ID": image_id,
+                "CreatedSince": (human_duration(now - h["Created"]) + " ago")
+                if human
+                else rfc3339_nano(h["Created"]),
+                "CreatedAt": created_at(int(h["Created"])) if human else rfc3339_nano(h["Created"]),
+                "CreatedBy": created_by,
+                "Size": human_size(h["Size"]) if human else str(h["Size"]),
+                "Comment": h["Comment"],
+            }
+        )
+    default = "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
+    headers = {
+        "ID": "IMAGE",
+        "CreatedSince": "CREATED",
+        "CreatedAt": "CREATED AT",
+        "CreatedBy": "CREATED BY",
+        "Size": "SIZE",
+        "Comment": "COMMENT",
+    }
+    write(render_rows(rows, ns.format, default, headers))
+    return 0
+
+
+def cmd_tag(engine: EngineFactory, argv: list[str], name: str) -> int:
+    p = CommandParser(
+        name,
+        "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
+        "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
+    )
+    p.add_argument("args", nargs="*")
+    ns = p.parse(argv, min_args=2, max_args=2)
+    source, target = ns.args
+    for value in (source, target):
+        try:
+            refs.parse_any_reference(value)
+        except InvalidArgument as exc:
+            raise ClientError(
+                f'Error parsing reference: "{value}" is not a valid repository/tag: {exc}'
+            ) from None
+    engine().images.tag(source, target)
+    return 0
+
+
+def cmd_rm(engine: EngineFactory, argv: list[str], name: str) -> int:
+    p = CommandParser(name, "[OPTIONS] IMAGE [IMAGE...]", "Remove one or more images")
+    p.add_argument("-f", "--force", action="store_true", help="Force removal of the image")
+    p.add_argument("--no-prune", action="store_true", help="Do not delete untagged parents")
+    p.add_argument("--platform", metavar="string", help=argparse_suppress())
+    p.add_argument("args", nargs="*")
+    ns = p.parse(argv, min_args=1)
+    e = engine()
+    failed = False
+    for image_name in ns.args:
+        try:
+            results = e.images.remove(image_name, force=ns.force, prune=not ns.no_prune)
+        except DockyardError as exc:
+            sys.stderr.write(f"Error response from daemon: {exc.message}\n")
+            failed = True
+            continue
+        write("".join(f"{r.action}: {r.value}\n" for r in results))
+    return 1 if failed else 0
+
+
+def cmd_prune(engine: EngineFactory, argv: list[str], name: str) -> int:
+    from dockyard.cli.format.units import human_size
+    from dockyard.engine.filters import Filters
+
+    p = CommandParser(name, "[OPTIONS]", "Remove unused images")
+    p.add_argument(
+        "-a", "--all", action="store_true", help="Remove all unused images, not just dangling ones"
+    )
+    p.add_argument(
+        "--filter",
+        action="append",
+        default=[],
+        metavar="filter",
+        help='Provide filter values (e.g. "until=<timestamp>")',
+    )
+    p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
+    ns = p.parse(argv, max_args=0)
+    filters = Filters.from_cli(ns.filter)
+    if not ns.force:
+        warning = (
+            "WARNING! This will remove all images without at least one container"
+            " associated to them."
+            if ns.all
+            else "WARNING! This will remove all dangling images."
+        )
+        if not confirm(f"{warning}\nAre you sure you want to continue? [y/N] "):
+            return 0
+    report = engine().images.prune(all_images=ns.all, filters=filters)
+    out = ""
+    if report.deleted:
+        out += (
+            "Deleted Images:\n"
+            + "".join(f"{r.action.lower()}: {r.value}\n" for r in report.deleted)
+            + "\n"
+        )
+    out += f"Total reclaimed space: {human_size(report.reclaimed, 4)}\n"
+    write(out)
+    return 0
+
+
+def cmd_import(engine: EngineFactory, argv: list[str], name: str) -> int:
+    p = CommandParser(
+        name,
+        "[OPTIONS] file|URL|- [REPOSITORY[:TAG]]",
+        "Import the contents from a tarball to create a filesystem image",
+    )
+    p.add_argument(
+        "-c",
+        "--change",
+        action="append",
+        default=[],
+        metavar="list",
+        help="Apply Dockerfile instruction to the created image",
+    )
+    p.add_argument(
+        "-m",
+        "--message",
+        default="",
+        metavar="string",
+        help="Set commit message for imported image",
+    )
+    p.add_argument(
+        "--platform", metavar="string", help="Set platform if server is multi-platform capable"
+    )
+    p.add_argument("args", nargs="*")
+    ns = p.parse(argv, min_args=1, max_args=2)
+    source = ns.args[0]
+    repo_tag = ns.args[1] if len(ns.args) > 1 else None
+    if repo_tag is not None:
+        try:
+            refs.parse_reference(repo_tag)
+        except InvalidArgument as exc:
+            raise ClientError(str(exc)) from None
+    e = engine()
+    with _open_source(source) as stream:
+        image_id = e.import_image(
+            stream,
+            source=source,
+            reference=repo_tag,
+            changes=ns.change,
+            message=ns.message,
+            platform=ns.platform,
+        )
+    write(image_id + "\n")
+    return 0
+
+
+class _open_source:
+    """A file, ``-`` (stdin) or an http(s) URL, as a binary stream."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.stream: BinaryIO | None = None
+        self._closer: Any = None
+
+    def __enter__(self) -> BinaryIO:
+        if self.source == "-":
+            self.stream = sys.stdin.buffer
+        elif self.source.startswith(("http://", "https://")):
+            from dockyard.cli.http_source import open_url
+
+            self.stream, self._closer = open_url(self.source)
+        else:
+            try:
+                self.stream = open(self.source, "rb")
+            except FileNotFoundError:
+                raise ClientError(f"open {self.source}: no such file or directory") from None
+            except IsADirectoryError:
+                raise ClientError(f"read {self.source}: is a directory") from None
+            self._closer = self.stream
+        return self.stream
+
+    def __exit__(self, *exc: object) -> None:
+        if self._closer is not None:
+            self._closer.close()
+
+
+def cmd_save(engine: EngineFactory, argv: list[str], name: str) -> int:
+    p = CommandParser(
+        name,
+        "[OPTIONS] IMAGE [IMAGE...]",
+        "Save one or more images to a tar archive (streamed to STDOUT by default)",
+    )
+    p.add_argument("-o", "--output", metavar="string", help="Write to a file, instead of STDOUT")
+    p.add_argument("--platform", metavar="string", help=argparse_suppress())
+    p.add_argument("args", nargs="*")
+    ns = p.parse(argv, min_args=1)
+    e = engine()
+    for image_name in ns.args:
+        e.images.resolve(image_name) if not _is_repo_name(e, image_name) else None
+    if ns.output is None:
+        if sys.stdout.isatty():
+            raise ClientError(
+                "cowardly refusing to save to a terminal. Use the -o flag or redirect"
+            )
+        e.save_images(ns.args, sys.stdout.buffer)
+        return 0
+    directory = os.path.dirname(os.path.abspath(ns.output))
+    if not os.path.isdir(directory):
+        raise ClientError(
+            f'failed to save image: invalid output path: directory "{directory}" does not exist'
+        )
+    tmp = f"{ns.output}.{os.getpid()}.tmp"
+    try:
+        with open(tmp, "wb") as out:
+            e.save_images(ns.args, out)
+        os.replace(tmp, ns.output)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return 0
+
+
+def _is_repo_name(e: Engine, name: str) -> bool:
+    try:
+        parsed = refs.parse_any_reference(name)
+    except InvalidArgument:
+        return False
+    if isinstance(parsed, str) or not parsed.is_name_only:
+        return False
+    return bool(
+        e.db.query(
+            "SELECT 1 FROM refs WHERE name >= ? AND name < ? LIMIT 1",
+            (parsed.name + ":", parsed.name + ";"),
+        )
+    )
+
+
+def cmd_load(engine: EngineFactory, argv: list[str], name: str) -> int:
+    p = CommandParser(name, "[OPTIONS]", "Load an image from a tar archive or STDIN")
+    p.add_argument(
+        "-i", "--input", metavar="string", help="Read from tar archive file, instead of STDIN"
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="Suppress the load output")
+    p.add_argument("--platform", metavar="string", help=argparse_suppress())
+    ns = p.parse(argv, max_args=0)
+    e = engine()
+    if ns.input is None:
+        if sys.stdin.isatty():
+            raise ClientError("requested load from stdin, but stdin is empty")
+        lines = e.load_images(sys.stdin.buffer)
+    else:
+        try:
+            with open(ns.input, "rb") as f:
+                lines = e.load_images(f)
+        except FileNotFoundError:
+            raise ClientError(f"open {ns.input}: no such file or directory") from None
+    if not ns.quiet:
+        write("".join(line + "\n" for line in lines))
+    else:
+        write("".join(line + "\n" for line in lines if line.startswith("Loaded image")))
+    return 0

@@ -1,0 +1,222 @@
+"""The ``dockyard`` command: global options, command dispatch, error reporting.
+
+Only the module of the command being run is imported, so start-up stays lean.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from dockyard.errors import DockyardError, UsageError
+
+if TYPE_CHECKING:
+    from dockyard.engine import Engine
+
+# command words -> "module:function"; a function receives (engine_factory, argv, name).
+COMMANDS: dict[str, str] = {
+    "images": "image:cmd_ls",
+    "image ls": "image:cmd_ls",
+    "image list": "image:cmd_ls",
+    "image inspect": "image:cmd_inspect",
+    "image history": "image:cmd_history",
+    "history": "image:cmd_history",
+    "image tag": "image:cmd_tag",
+    "tag": "image:cmd_tag",
+    "image rm": "image:cmd_rm",
+    "image remove": "image:cmd_rm",
+    "rmi": "image:cmd_rm",
+    "image prune": "image:cmd_prune",
+    "image import": "image:cmd_import",
+    "import": "image:cmd_import",
+    "image save": "image:cmd_save",
+    "save": "image:cmd_save",
+    "image load": "image:cmd_load",
+    "load": "image:cmd_load",
+    "inspect": "image:cmd_inspect_any",
+    "system df": "system:cmd_df",
+    "system prune": "system:cmd_prune",
+    "system info": "system:cmd_info",
+    "info": "system:cmd_info",
+    "version": "system:cmd_version",
+}
+GROUPS = {"image", "system"}
+
+GLOBAL_HELP = """
+Usage:  dockyard [OPTIONS] COMMAND
+
+A Docker-compatible container engine
+
+Common Commands:
+  images      List images
+  import      Import the contents of a tarball to create a filesystem image
+  info        Display system-wide information
+  version     Show the dockyard version information
+
+Management Commands:
+  image       Manage images
+  system      Manage dockyard
+
+Commands:
+  history     Show the history of an image
+  inspect     Return low-level information on Docker objects
+  load        Load an image from a tar archive or STDIN
+  rmi         Remove one or more images
+  save        Save one or more images to a tar archive (streamed to STDOUT by default)
+  tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+
+Global Options:
+      --config-file string     Engine configuration file (default "/etc/dockyard/daemon.json")
+  -D, --debug                  Enable debug mode
+  -l, --log-level string       Set the logging level ("debug"|"info"|"warn"|"error"|"fatal")
+      --root string            Root directory of persistent state (default "/var/lib/dockyard")
+      --run-root string        Root directory of execution state (default "/run/dockyard")
+      --storage-driver string  Storage driver to use ("overlay"|"vfs")
+  -v, --version                Print version information and quit
+
+Run 'dockyard COMMAND --help' for more information on a command.
+"""
+
+_VALUE_OPTIONS = {
+    "--root": "root",
+    "--run-root": "run_root",
+    "--storage-driver": "storage_driver",
+    "--log-level": "log_level",
+    "-l": "log_level",
+    "--config-file": "config_file",
+    "--config": "client_config",
+    "-H": "host",
+    "--host": "host",
+    "--context": "context",
+    "-c": "context",
+}
+
+
+def split_global(argv: list[str]) -> tuple[dict[str, str | bool], list[str]]:
+    """Take the global options off the front of ``argv``."""
+    opts: dict[str, str | bool] = {}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if not arg.startswith("-") or arg == "-":
+            break
+        name, eq, value = arg.partition("=")
+        if name in _VALUE_OPTIONS:
+            if not eq:
+                i += 1
+                if i >= len(argv):
+                    raise UsageError(f"flag needs an argument: {name}")
+                value = argv[i]
+            opts[_VALUE_OPTIONS[name]] = value
+        elif arg in ("-D", "--debug"):
+            opts["debug"] = True
+        elif arg in ("-v", "--version"):
+            opts["version"] = True
+        elif arg in ("-h", "--help"):
+            opts["help"] = True
+        else:
+            raise UsageError(
+                f"unknown flag: {name}\nSee 'dockyard --help'."
+                if arg.startswith("--")
+                else f"unknown shorthand flag: {arg[1:2]!r} in {arg}\nSee 'dockyard --help'."
+            )
+        i += 1
+    return opts, argv[i:]
+
+
+def find_command(rest: list[str]) -> tuple[str, list[str]]:
+    if not rest:
+        return "", []
+    if rest[0] in GROUPS:
+        if len(rest) == 1 or rest[1] in ("--help", "-h"):
+            return rest[0], []
+        key = f"{rest[0]} {rest[1]}"
+        if key not in COMMANDS:
+            raise UsageError(
+                f"dockyard: '{rest[1]}' is not a dockyard command.\nSee 'dockyard {rest[0]} --help'"
+            ).with_code(1)
+        return key, rest[2:]
+    if rest[0] not in COMMANDS:
+        raise UsageError(
+            f"dockyard: '{rest[0]}' is not a dockyard command.\nSee 'dockyard --help'"
+        ).with_code(1)
+    return rest[0], rest[1:]
+
+
+def make_engine_factory(opts: dict[str, str | bool]) -> Callable[[], Engine]:
+    engine: list[Engine] = []
+
+    def factory() -> Engine:
+        if not engine:
+            from dockyard.config import resolve_options
+            from dockyard.engine import Engine
+
+            options = resolve_options(
+                root=_str(opts.get("root")),
+                run_root=_str(opts.get("run_root")),
+                storage_driver=_str(opts.get("storage_driver")),
+                debug=bool(opts.get("debug")),
+                log_level=_str(opts.get("log_level")),
+                config_file=_str(opts.get("config_file")),
+            )
+            engine.append(Engine(options))
+        return engine[0]
+
+    return factory
+
+
+def _str(value: str | bool | None) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        opts, rest = split_global(argv)
+        if opts.get("version"):
+            from dockyard import __version__
+
+            sys.stdout.write(f"Dockyard version {__version__}\n")
+            return 0
+        name, args = find_command(rest)
+        if not name:
+            sys.stdout.write(GLOBAL_HELP.lstrip("\n"))
+            return 0
+        if name in GROUPS:
+            _group_help(name)
+            return 0
+        module_name, func_name = COMMANDS[name].split(":")
+        module = importlib.import_module(f"dockyard.cli.commands.{module_name}")
+        handler = getattr(module, func_name)
+        code: int = handler(make_engine_factory(opts), args, name)
+        return code
+    except DockyardError as exc:
+        from dockyard.cli.errors import report
+
+        return report(exc)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        _silence_stdout()
+        return 141
+
+
+def _group_help(group: str) -> None:
+    commands = sorted(k.split(" ", 1)[1] for k in COMMANDS if k.startswith(group + " "))
+    sys.stdout.write(
+        f"\nUsage:  dockyard {group} COMMAND\n\nManage {group}s\n\nCommands:\n"
+        + "".join(f"  {c}\n" for c in commands)
+        + f"\nRun 'dockyard {group} COMMAND --help' for more information on a command.\n"
+    )
+
+
+def _silence_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""The Engine facade: the one way in for the CLI, the API server, the builder and Compose.
+
+Services are built on first use, so a command pays only for what it touches.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from typing import TYPE_CHECKING, BinaryIO
+
+from dockyard.config import Options
+
+if TYPE_CHECKING:
+    from dockyard.engine.archive import ImageArchive
+    from dockyard.engine.events import EventLog
+    from dockyard.engine.images import ImageService
+    from dockyard.engine.layerstore import LayerStore
+    from dockyard.engine.system import SystemService
+    from dockyard.store.content import ContentStore
+    from dockyard.store.metadata import Database, Leases
+    from dockyard.store.snapshots.base import Snapshotter
+
+
+class Engine:
+    def __init__(self, options: Options) -> None:
+        self.options = options
+
+    # ------------------------------------------------------------- the store
+
+    @cached_property
+    def db(self) -> Database:
+        from dockyard.store.metadata import Database
+
+        os.makedirs(self.options.root, mode=0o711, exist_ok=True)
+        return Database(os.path.join(self.options.root, "dockyard.db"))
+
+    @cached_property
+    def content(self) -> ContentStore:
+        from dockyard.store.content import ContentStore
+
+        return ContentStore(os.path.join(self.options.root, "blobs"))
+
+    @cached_property
+    def leases(self) -> Leases:
+        from dockyard.store.metadata import Leases
+
+        return Leases(self.db)
+
+    @cached_property
+    def storage_driver(self) -> str:
+        """The configured driver, or overlay when this filesystem supports it, else vfs."""
+        if self.options.storage_driver:
+            return self.options.storage_driver
+        from dockyard.store.snapshots import overlay_supported
+
+        path = os.path.join(self.options.root, "snapshots")
+        os.makedirs(path, exist_ok=True)
+        return "overlay" if overlay_supported(path) else "vfs"
+
+    @cached_property
+    def snapshots(self) -> Snapshotter:
+        from dockyard.store.snapshots import create_snapshotter
+
+        return create_snapshotter(
+            self.storage_driver, os.path.join(self.options.root, "snapshots"), self.db
+        )
+
+    @cached_property
+    def layers(self) -> LayerStore:
+        from dockyard.engine.layerstore import LayerStore
+
+        return LayerStore(self.db, self.content, self.snapshots, self.leases)
+
+    @cached_property
+    def events(self) -> EventLog:
+        from dockyard.engine.events import EventLog
+
+        return EventLog(self.db)
+
+    # ------------------------------------------------------------- services
+
+    @cached_property
+    def images(self) -> ImageService:
+        from dockyard.engine.images import ImageService
+
+        return ImageService(self.db, self.content, self.layers, self.snapshots, self.events.record)
+
+    @cached_property
+    def archive(self) -> ImageArchive:
+        from dockyard.engine.archive import ImageArchive
+
+        return ImageArchive(self.images, self.layers, self.content, self.leases)
+
+    @cached_property
+    def system(self) -> SystemService:
+        from dockyard.engine.system import SystemService
+
+        return SystemService(self)
+
+    # ------------------------------------------------------------- image verbs
+
+    def load_images(self, stream: BinaryIO) -> list[str]:
+        lines = self.archive.load(stream)
+        return lines
+
+    def save_images(self, names: list[str], out: BinaryIO) -> None:
+        self.archive.save(names, out)
+
+    def import_image(
+        self,
+        stream: BinaryIO,
+        *,
+        source: str,
+        reference: str | None,
+        changes: list[str],
+        message: str,
+        platform: str | None = None,
+    ) -> str:
+        from dockyard.engine.importer import import_image
+
+        image_id = import_image(
+            self.images,
+            self.layers,
+            self.leases,
+            stream,
+            source=source,
+            reference=reference,
+            changes=changes,
+            message=message,
+            platform_spec=platform,
+        )
+        self.events.record("image", "import", image_id, {"name": image_id})
+        return image_id
+
+    def close(self) -> None:
+        if "db" in self.__dict__:
+            self.db.close()

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The main job end to end, offline, in a private root: make a base image, then
+# work with it as a Docker user would. Containers (run) and builds join this
+# script as those issues land.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export DOCKYARD_ROOT="$work/root" DOCKYARD_RUN="$work/run"
+dy=.venv/bin/dockyard
+scripts/make-busybox-rootfs.sh "$work/rootfs.tar"
+$dy import -c 'CMD ["sh"]' -m "busybox from busybox-static" "$work/rootfs.tar" busybox:latest
+$dy tag busybox localhost/busybox:1
+$dy images
+$dy history busybox
+$dy save -o "$work/busybox.tar" busybox localhost/busybox:1
+$dy rmi busybox localhost/busybox:1
+$dy load -i "$work/busybox.tar"
+$dy images --format '{{.Repository}}:{{.Tag}} {{.ID}} {{.Size}}'
+$dy system df
+echo "demo done"

@@ -1,0 +1,115 @@
+"""Shared fixtures: a private dockyard root per test, a CLI runner, a busybox rootfs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+DOCKYARD = str(Path(sys.executable).parent / "dockyard")
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def lines(self) -> list[str]:
+        return self.out.splitlines()
+
+
+class Dockyard:
+    """Runs the real ``dockyard`` console script against a private root."""
+
+    def __init__(self, root: Path, run_root: Path) -> None:
+        self.root = root
+        self.run_root = run_root
+        self.env = dict(os.environ)
+        self.env.update(
+            DOCKYARD_ROOT=str(root),
+            DOCKYARD_RUN=str(run_root),
+            DOCKYARD_CONFIG_FILE=str(root.parent / "daemon.json"),
+        )
+        (root.parent / "daemon.json").write_text("{}")
+
+    def __call__(
+        self, *args: str, input: bytes | None = None, check: bool = True, timeout: float = 120
+    ) -> Result:
+        proc = subprocess.run(
+            [DOCKYARD, *args], input=input, capture_output=True, env=self.env, timeout=timeout
+        )
+        result = Result(
+            proc.returncode,
+            proc.stdout.decode(errors="replace"),
+            proc.stderr.decode(errors="replace"),
+        )
+        if check and result.code != 0:
+            raise AssertionError(
+                f"dockyard {' '.join(args)} exited {result.code}\n"
+                f"stdout: {result.out}\nstderr: {result.err}"
+            )
+        return result
+
+    def fails(self, *args: str, input: bytes | None = None) -> Result:
+        result = self(*args, input=input, check=False)
+        assert result.code != 0, f"expected failure: {args}\n{result.out}"
+        return result
+
+    def engine(self):  # type: ignore[no-untyped-def]
+        from dockyard.config import resolve_options
+        from dockyard.engine import Engine
+
+        return Engine(
+            resolve_options(
+                root=str(self.root),
+                run_root=str(self.run_root),
+                config_file=str(self.root.parent / "daemon.json"),
+            )
+        )
+
+
+@pytest.fixture
+def dy(tmp_path: Path) -> Iterator[Dockyard]:
+    root = tmp_path / "root"
+    run_root = tmp_path / "run"
+    yield Dockyard(root, run_root)
+    _unmount_below(tmp_path)
+
+
+def _unmount_below(path: Path) -> None:
+    prefix = str(path)
+    with open("/proc/mounts") as f:
+        mounts = [line.split()[1] for line in f]
+    for mount_point in reversed(mounts):
+        if mount_point.startswith(prefix):
+            subprocess.run(["umount", "-l", mount_point], check=False)
+
+
+@pytest.fixture(scope="session")
+def busybox_tar(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not os.path.exists("/bin/busybox"):
+        pytest.skip("busybox-static is not installed")
+    out = tmp_path_factory.mktemp("busybox") / "rootfs.tar"
+    subprocess.run([str(REPO / "scripts" / "make-busybox-rootfs.sh"), str(out)], check=True)
+    return out
+
+
+@pytest.fixture
+def busybox(dy: Dockyard, busybox_tar: Path) -> str:
+    """A ``busybox:latest`` image imported into the test's root; returns its ID."""
+    return dy("import", "-c", 'CMD ["sh"]', str(busybox_tar), "busybox:latest").out.strip()
+
+
+def have(tool: str) -> bool:
+    return shutil.which(tool) is not None

@@ -1,0 +1,345 @@
+"""The image commands end to end through the real ``dockyard`` console script."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import re
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Dockyard, needs_root
+
+pytestmark = needs_root
+
+
+def store_is_empty(dy: Dockyard) -> None:
+    """No image rows, no blobs, no snapshots, no ingest leftovers."""
+    assert dy("images", "-aq").out == ""
+    blobs = dy.root / "blobs" / "sha256"
+    assert not blobs.exists() or os.listdir(blobs) == []
+    ingest = dy.root / "blobs" / "ingest"
+    assert not ingest.exists() or os.listdir(ingest) == []
+    engine = dy.engine()
+    try:
+        assert list(engine.snapshots.walk()) == []
+        assert engine.db.query("SELECT * FROM layers") == []
+    finally:
+        engine.close()
+
+
+def test_import_lists_like_docker(dy: Dockyard, busybox: str) -> None:
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", busybox)
+    out = dy("images").lines
+    assert out[0].split() == ["REPOSITORY", "TAG", "IMAGE", "ID", "CREATED", "SIZE"]
+    assert re.match(r"REPOSITORY   TAG       IMAGE ID       CREATED +SIZE$", out[0])
+    fields = re.split(r"\s{2,}", out[1])
+    assert fields[0] == "busybox"
+    assert fields[1] == "latest"
+    assert fields[2] == busybox[7:19]
+    assert fields[3] in ("Less than a second ago", "1 second ago", "2 seconds ago")
+    assert re.fullmatch(r"\d\.\d+MB", fields[4])
+    assert dy("images", "-q").out == busybox[7:19] + "\n"
+    assert dy("images", "-q", "--no-trunc").out == busybox + "\n"
+
+
+def test_inspect_shape(dy: Dockyard, busybox: str) -> None:
+    data = json.loads(dy("image", "inspect", "busybox").out)
+    assert len(data) == 1
+    info = data[0]
+    assert info["Id"] == busybox
+    assert info["RepoTags"] == ["busybox:latest"]
+    assert info["RepoDigests"] == []
+    assert info["Config"]["Cmd"] == ["sh"]
+    assert info["Os"] == "linux"
+    assert info["RootFS"]["Type"] == "layers"
+    assert len(info["RootFS"]["Layers"]) == 1
+    assert info["Size"] > 1_000_000
+    assert set(info["GraphDriver"]) == {"Data", "Name"}
+    assert "LastTagTime" in info["Metadata"]
+    assert dy("inspect", "--format", "{{.Id}}", "busybox").out == busybox + "\n"
+    assert dy("inspect", "-f", "{{json .Config.Cmd}}", busybox[7:15]).out == '["sh"]\n'
+    missing = dy.fails("inspect", "nothere")
+    assert missing.code == 1
+    assert missing.err == "Error: No such object: nothere\n"
+    assert missing.out == "[]\n"
+
+
+def test_history(dy: Dockyard, busybox_tar: Path) -> None:
+    image = dy("import", "-m", "my msg", str(busybox_tar), "bb").out.strip()
+    lines = dy("history", "bb").lines
+    assert lines[0].split() == ["IMAGE", "CREATED", "CREATED", "BY", "SIZE", "COMMENT"]
+    assert lines[1].startswith(image[7:19])
+    assert lines[1].rstrip().endswith("my msg")
+    assert dy("history", "-q", "bb").out == image[7:19] + "\n"
+    no_msg = dy("import", str(busybox_tar)).out.strip()
+    assert dy("history", "--format", "{{.Comment}}", no_msg).out == f"Imported from {busybox_tar}\n"
+
+
+def test_import_changes(dy: Dockyard, busybox_tar: Path) -> None:
+    dy(
+        "import",
+        "-c",
+        "ENV A=1 B=two",
+        "-c",
+        "WORKDIR /srv",
+        "-c",
+        "EXPOSE 80 53/udp",
+        "-c",
+        "LABEL k=v",
+        "-c",
+        "USER nobody",
+        "-c",
+        "ENTRYPOINT /bin/sh",
+        "-c",
+        "VOLUME /data",
+        "-c",
+        "STOPSIGNAL SIGINT",
+        str(busybox_tar),
+        "ch:1",
+    )
+    config = json.loads(dy("inspect", "ch:1").out)[0]["Config"]
+    assert config["Env"] == ["A=1", "B=two"]
+    assert config["WorkingDir"] == "/srv"
+    assert config["ExposedPorts"] == {"80/tcp": {}, "53/udp": {}}
+    assert config["Labels"] == {"k": "v"}
+    assert config["User"] == "nobody"
+    assert config["Entrypoint"] == ["/bin/sh", "-c", "/bin/sh"]
+    assert config["Volumes"] == {"/data": {}}
+    assert config["StopSignal"] == "SIGINT"
+    bad = dy.fails("import", "-c", "ADD x y", str(busybox_tar))
+    assert bad.err.strip().endswith("add is not a valid change command")
+    assert dy("images", "-aq").out.count("\n") == 1
+
+
+def test_import_from_stdin_gzip(dy: Dockyard, busybox_tar: Path) -> None:
+    data = gzip.compress(busybox_tar.read_bytes())
+    image = dy("import", "-", "gz:1", input=data).out.strip()
+    plain = dy("import", str(busybox_tar)).out.strip()
+    # Same filesystem, same layer: the diff ids agree however it arrived.
+    a = json.loads(dy("inspect", image).out)[0]["RootFS"]["Layers"]
+    b = json.loads(dy("inspect", plain).out)[0]["RootFS"]["Layers"]
+    assert a == b
+
+
+def test_tag_and_rmi_lines(dy: Dockyard, busybox: str) -> None:
+    dy("tag", "busybox", "other/repo:v1")
+    dy("tag", "busybox", "busybox:two")
+    ids = dy("images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}").lines
+    assert sorted(ids) == sorted(
+        [
+            f"busybox:latest {busybox[7:19]}",
+            f"busybox:two {busybox[7:19]}",
+            f"other/repo:v1 {busybox[7:19]}",
+        ]
+    )
+    conflict = dy.fails("rmi", busybox[7:19])
+    assert conflict.code == 1
+    assert conflict.err == (
+        f"Error response from daemon: conflict: unable to delete {busybox[7:19]} "
+        "(must be forced) - image is referenced in multiple repositories\n"
+    )
+    assert dy("rmi", "other/repo:v1").out == "Untagged: other/repo:v1\n"
+    out = dy("rmi", busybox[7:19]).lines
+    assert out[:2] == ["Untagged: busybox:latest", "Untagged: busybox:two"]
+    assert out[2] == f"Deleted: {busybox}"
+    assert len(out) == 4 and out[3].startswith("Deleted: sha256:")
+    store_is_empty(dy)
+
+
+def test_rmi_force_and_missing(dy: Dockyard, busybox: str) -> None:
+    dy("tag", "busybox", "x/y:1")
+    out = dy("rmi", "-f", busybox).lines
+    assert "Untagged: x/y:1" in out and "Untagged: busybox:latest" in out
+    missing = dy.fails("rmi", "nonexist")
+    assert missing.err == "Error response from daemon: No such image: nonexist:latest\n"
+
+
+def test_save_load_round_trip(dy: Dockyard, busybox: str, tmp_path: Path) -> None:
+    dy("tag", "busybox", "localhost:5000/bb:1")
+    archive = tmp_path / "out.tar"
+    dy("save", "-o", str(archive), "busybox", "localhost:5000/bb:1")
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+        manifest = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
+    assert "manifest.json" in names and "index.json" in names and "oci-layout" in names
+    assert manifest[0]["RepoTags"] == ["busybox:latest", "localhost:5000/bb:1"]
+    # Same images, same bytes.
+    again = tmp_path / "again.tar"
+    dy("save", "-o", str(again), "busybox", "localhost:5000/bb:1")
+    assert archive.read_bytes() == again.read_bytes()
+    dy("rmi", "-f", busybox)
+    store_is_empty(dy)
+    out = dy("load", "-i", str(archive)).lines
+    assert out == ["Loaded image: busybox:latest", "Loaded image: localhost:5000/bb:1"]
+    assert dy("images", "-q", "--no-trunc").out == busybox + "\n"
+    # stdin, gzip-compressed, and the -q flag.
+    dy("rmi", "-f", busybox)
+    out = dy("load", "-q", input=gzip.compress(archive.read_bytes())).lines
+    assert out == ["Loaded image: busybox:latest", "Loaded image: localhost:5000/bb:1"]
+    assert dy("save", "busybox").out  # to a pipe: stdout
+
+
+def test_load_moves_tag(dy: Dockyard, busybox: str, busybox_tar: Path, tmp_path: Path) -> None:
+    archive = tmp_path / "a.tar"
+    dy("save", "-o", str(archive), "busybox")
+    dy("import", "-m", "other", str(busybox_tar), "busybox:latest")
+    out = dy("load", "-i", str(archive)).lines
+    assert out[0].startswith("The image busybox:latest already exists, renaming the old one")
+    assert out[-1] == "Loaded image: busybox:latest"
+    dangling = dy("images", "-f", "dangling=true", "-q").lines
+    assert len(dangling) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["tag", "busybox", "UPPER:tag"],
+            'Error parsing reference: "UPPER:tag" is not a valid repository/tag: invalid reference'
+            " format: repository name (library/UPPER) must be lowercase",
+        ),
+        (
+            ["tag", "busybox", "a::b"],
+            'Error parsing reference: "a::b" is not a valid repository/tag:'
+            " invalid reference format",
+        ),
+        (
+            ["tag", "busybox", "x:" + "t" * 130],
+            f'Error parsing reference: "x:{"t" * 130}" is not a valid repository/tag: invalid'
+            " reference format",
+        ),
+    ],
+)
+def test_bad_references(dy: Dockyard, busybox: str, args: list[str], message: str) -> None:
+    result = dy.fails(*args)
+    assert result.code == 1
+    assert result.err == message + "\n"
+    assert dy("images", "--format", "{{.Repository}}:{{.Tag}}").out == "busybox:latest\n"
+
+
+def test_unknown_flag(dy: Dockyard) -> None:
+    result = dy.fails("images", "--foo")
+    assert result.code == 125
+    assert result.err.startswith("unknown flag: --foo\n")
+    result = dy.fails("rmi")
+    assert result.code == 1
+    assert '"dockyard rmi" requires at least 1 argument.' in result.err
+
+
+def _tar(entries: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in entries.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def test_corrupt_archives_store_nothing(dy: Dockyard, busybox: str, tmp_path: Path) -> None:
+    archive = tmp_path / "good.tar"
+    dy("save", "-o", str(archive), "busybox")
+    good = archive.read_bytes()
+    dy("rmi", "-f", busybox)
+    store_is_empty(dy)
+
+    cases = {
+        "garbage": b"this is not a tar archive at all" * 40,
+        "truncated": good[: len(good) // 2],
+        "empty": b"",
+    }
+    # A manifest naming a missing layer, and a layer whose digest is wrong.
+    with tarfile.open(archive) as tar:
+        members = {m.name: m for m in tar.getmembers()}
+        contents = {
+            n: tar.extractfile(m).read()  # type: ignore[union-attr]
+            for n, m in members.items()
+            if m.isfile()
+        }
+    manifest = json.loads(contents["manifest.json"])
+    layer_path = manifest[0]["Layers"][0]
+    missing = {k: v for k, v in contents.items() if k not in (layer_path, "index.json")}
+    cases["missing-layer"] = _tar(missing)
+    wrong = dict(contents)
+    del wrong["index.json"]
+    wrong[layer_path] = _tar({"evil": b"not the layer the config names"})
+    cases["wrong-digest"] = _tar(wrong)
+
+    for name, data in cases.items():
+        result = dy.fails("load", input=data)
+        assert result.code == 1, name
+        assert len(result.err.strip().splitlines()) == 1, (name, result.err)
+        store_is_empty(dy)
+
+
+def test_corrupt_import_stores_nothing(dy: Dockyard, busybox_tar: Path) -> None:
+    data = busybox_tar.read_bytes()
+    for bad in (data[: len(data) // 3], gzip.compress(data)[:5000], b"garbage" * 100):
+        result = dy.fails("import", "-", "bad:1", input=bad)
+        assert result.code == 1
+        assert len(result.err.strip().splitlines()) == 1, result.err
+        store_is_empty(dy)
+
+
+def test_filters_and_format(dy: Dockyard, busybox_tar: Path) -> None:
+    first = dy("import", "-c", "LABEL tier=base", str(busybox_tar), "one:1").out.strip()
+    second = dy("import", "-m", "second", str(busybox_tar), "two:1").out.strip()
+    dangling = dy("import", "-m", "third", str(busybox_tar)).out.strip()
+    q = dy("images", "-q", "--no-trunc", "-f", "label=tier=base").lines
+    assert q == [first]
+    assert dy("images", "-q", "--no-trunc", "-f", "dangling=true").lines == [dangling]
+    assert dy("images", "-q", "--no-trunc", "-f", "reference=t*").lines == [second]
+    assert dy("images", "-q", "--no-trunc", "two").lines == [second]
+    assert set(dy("images", "-q", "--no-trunc", "-f", "before=" + dangling).lines) == {
+        first,
+        second,
+    }
+    assert dy("images", "-q", "--no-trunc", "-f", "since=" + second).lines == [dangling]
+    bad = dy.fails("images", "-f", "foo=bar")
+    assert bad.err == "Error response from daemon: Invalid filter 'foo'\n"
+    rows = dy("images", "--format", "table {{.Repository}}\t{{.Tag}}").lines
+    assert rows[0].split() == ["REPOSITORY", "TAG"]
+    as_json = [json.loads(line) for line in dy("images", "--format", "json").lines]
+    assert {r["Repository"] for r in as_json} == {"one", "two", "<none>"}
+    assert dy("images", "--format", "{{upper .Repository}}", "one").out == "ONE\n"
+
+
+def test_prune_and_df(dy: Dockyard, busybox_tar: Path) -> None:
+    dy("import", str(busybox_tar), "keep:1")
+    dy("import", "-m", "x", str(busybox_tar))
+    df = dy("system", "df").lines
+    assert df[0].split() == ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]
+    assert df[1].split()[:3] == ["Images", "2", "0"]
+    out = dy("image", "prune", "-f").out
+    assert out.startswith("Deleted Images:\ndeleted: sha256:")
+    assert "Total reclaimed space: " in out
+    assert len(dy("images", "-aq").lines) == 1
+    out = dy("image", "prune", "-a", "-f").out
+    assert "untagged: keep:1" in out
+    store_is_empty(dy)
+    # No prompt answer on stdin means no.
+    dy("import", "-m", "y", str(busybox_tar))
+    answer = dy("image", "prune", input=b"n\n")
+    assert "Are you sure you want to continue? [y/N]" in answer.out
+    assert len(dy("images", "-aq").lines) == 1
+
+
+def test_info_version_and_config(dy: Dockyard) -> None:
+    info = dy("info").out
+    assert "Storage Driver: " in info and f"Docker Root Dir: {dy.root}" in info
+    assert dy("version", "--format", "{{.Server.ApiVersion}}").out == "1.43\n"
+    (dy.root.parent / "daemon.json").write_text('{"registry-mirrors": ["http://127.0.0.1:5000"]}')
+    assert "Registry Mirrors:\n  http://127.0.0.1:5000" in dy("info").out
+    (dy.root.parent / "daemon.json").write_text("{not json")
+    bad = dy.fails("images")
+    assert bad.code == 1
+    assert "unable to configure the dockyard engine with file" in bad.err
+    assert len(bad.err.strip().splitlines()) == 1
+    (dy.root.parent / "daemon.json").write_text('{"no-such-key": 1}')
+    bad = dy.fails("images")
+    assert "the following directives don't match any configuration option: no-such-key" in bad.err
