@@ -59,6 +59,7 @@ def private_dockerd(base: Path) -> Iterator[dict[str, str] | None]:
     if shutil.which("dockerd") is None or shutil.which("docker") is None:
         yield None
         return
+    base.mkdir(parents=True, exist_ok=True)
     sock = base / "docker.sock"
     log = open(base / "dockerd.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
@@ -152,6 +153,7 @@ def main() -> int:
             return results
 
         ours = tool([DOCKYARD], dy_env)
+        print("dockyard:", {k: round(v, 3) for k, v in ours.items()}, flush=True)
         theirs: dict[str, float] = {}
         if not args.no_docker:
             with private_dockerd(work / "docker") as docker_env:

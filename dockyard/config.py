@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
 from typing import Any
 
 from dockyard.errors import InvalidArgument
@@ -112,17 +111,29 @@ DOCKER_DAEMON_KEYS = frozenset(
 )
 
 
-@dataclass
 class Options:
-    """Everything that locates and configures one engine instance."""
+    """Everything that locates and configures one engine instance.
 
-    root: str = DEFAULT_ROOT
-    run_root: str = DEFAULT_RUN_ROOT
-    storage_driver: str | None = None
-    debug: bool = False
-    log_level: str = "info"
-    config_file: str = DEFAULT_CONFIG_FILE
-    daemon: dict[str, Any] = field(default_factory=dict)
+    A plain class, not a dataclass: it is built on every command's start-up path.
+    """
+
+    def __init__(
+        self,
+        root: str = DEFAULT_ROOT,
+        run_root: str = DEFAULT_RUN_ROOT,
+        storage_driver: str | None = None,
+        debug: bool = False,
+        log_level: str = "info",
+        config_file: str = DEFAULT_CONFIG_FILE,
+        daemon: dict[str, Any] | None = None,
+    ) -> None:
+        self.root = root
+        self.run_root = run_root
+        self.storage_driver = storage_driver
+        self.debug = debug
+        self.log_level = log_level
+        self.config_file = config_file
+        self.daemon: dict[str, Any] = daemon if daemon is not None else {}
 
     @property
     def registry_mirrors(self) -> list[str]:

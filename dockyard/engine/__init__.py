@@ -84,7 +84,9 @@ class Engine:
     def images(self) -> ImageService:
         from dockyard.engine.images import ImageService
 
-        return ImageService(self.db, self.content, self.layers, self.snapshots, self.events.record)
+        return ImageService(
+            self.db, lambda: self.content, lambda: self.layers, self.events.record
+        )
 
     @cached_property
     def archive(self) -> ImageArchive:

@@ -75,7 +75,4 @@ class Filters:
     def timestamp(self, value: str, now: float | None = None) -> float:
         from dockyard.timeutil import parse_timestamp
 
-        try:
-            return parse_timestamp(value, time.time() if now is None else now)
-        except ValueError as exc:
-            raise InvalidArgument(str(exc)) from None
+        return parse_timestamp(value, time.time() if now is None else now)

@@ -13,49 +13,79 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from dockyard.engine.filters import Filters
-from dockyard.engine.layerstore import LayerStore
 from dockyard.errors import Conflict, InvalidArgument, NotFound
 from dockyard.oci import reference as refs
-from dockyard.oci.image import chain_ids
-from dockyard.store.content import ContentStore
 from dockyard.store.metadata import Database
-from dockyard.store.snapshots.base import Snapshotter
 from dockyard.timeutil import parse_rfc3339, rfc3339_nano
 
+if TYPE_CHECKING:
+    from dockyard.engine.layerstore import LayerStore
+    from dockyard.store.content import ContentStore
 
-@dataclass
+# ``image ls`` is on the hot path: this module avoids dataclasses (each costs an
+# exec at import) and imports the layer machinery only when a verb needs it.
+
+
 class Image:
-    id: str
-    created: str
-    created_unix: float
-    added: float
-    size: int
-    parent: str
-    labels: dict[str, str]
-    repo_tags: list[str] = field(default_factory=list)  # full names
-    repo_digests: list[str] = field(default_factory=list)  # full names
-    chain: list[str] = field(default_factory=list)
-    last_tag_time: float | None = None
+    __slots__ = (
+        "_labels",
+        "added",
+        "chain",
+        "created",
+        "created_unix",
+        "id",
+        "last_tag_time",
+        "parent",
+        "repo_digests",
+        "repo_tags",
+        "size",
+    )
+
+    def __init__(
+        self,
+        id: str,
+        created: str,
+        created_unix: float,
+        added: float,
+        size: int,
+        parent: str,
+        labels: dict[str, str] | str,
+    ) -> None:
+        self.id = id
+        self.created = created
+        self.created_unix = created_unix
+        self.added = added
+        self.size = size
+        self.parent = parent
+        self._labels = labels  # the JSON text until someone asks (listing rarely does)
+        self.repo_tags: list[str] = []  # full names
+        self.repo_digests: list[str] = []  # full names
+        self.chain: list[str] = []
+        self.last_tag_time: float | None = None
+
+    @property
+    def labels(self) -> dict[str, str]:
+        if isinstance(self._labels, str):
+            self._labels = json.loads(self._labels)
+        assert isinstance(self._labels, dict)
+        return self._labels
 
     @property
     def dangling(self) -> bool:
         return not self.repo_tags and not self.repo_digests
 
 
-@dataclass
-class DeleteResult:
+class DeleteResult(NamedTuple):
     """One line of ``rmi`` output: ("Untagged", "busybox:latest") or ("Deleted", id)."""
 
     action: str
     value: str
 
 
-@dataclass
-class PruneReport:
+class PruneReport(NamedTuple):
     deleted: list[DeleteResult]
     reclaimed: int
 
@@ -67,57 +97,67 @@ class ImageService:
     def __init__(
         self,
         db: Database,
-        content: ContentStore,
-        layers: LayerStore,
-        snapshots: Snapshotter,
+        content: Callable[[], ContentStore],
+        layers: Callable[[], LayerStore],
         record_event: Callable[[str, str, str, dict[str, str]], None],
     ) -> None:
         self.db = db
-        self.content = content
-        self.layers = layers
-        self.snapshots = snapshots
+        self._content = content
+        self._layers = layers
         self._event = record_event
+
+    @property
+    def layers(self) -> LayerStore:
+        return self._layers()
+
+    @property
+    def content(self) -> ContentStore:
+        return self._content()
 
     # ----------------------------------------------------------------- lookup
 
-    def _load(self, row: sqlite3.Row) -> Image:
-        image_id = row["id"]
-        image = Image(
-            id=image_id,
-            created=row["created"],
-            created_unix=row["created_unix"],
-            added=row["added"],
-            size=row["size"],
-            parent=row["parent"] or "",
-            labels=json.loads(row["labels"]),
-        )
-        tag_rows = self.db.query(
-            "SELECT name, created FROM refs WHERE image_id = ? ORDER BY created, name",
-            (image_id,),
-        )
-        image.repo_tags = [r["name"] for r in tag_rows]
-        if tag_rows:
-            image.last_tag_time = max(r["created"] for r in tag_rows)
-        image.repo_digests = [
-            r["name"]
-            for r in self.db.query(
-                "SELECT name FROM repo_digests WHERE image_id = ? ORDER BY name", (image_id,)
+    def _load_many(
+        self, rows: list[sqlite3.Row], where: str = "", params: tuple[str, ...] = ()
+    ) -> list[Image]:
+        """Images with their tags, digests and layers, in four queries however many."""
+        images: dict[str, Image] = {}
+        for row in rows:
+            images[row["id"]] = Image(
+                id=row["id"],
+                created=row["created"],
+                created_unix=row["created_unix"],
+                added=row["added"],
+                size=row["size"],
+                parent=row["parent"] or "",
+                labels=row["labels"],
             )
-        ]
-        image.chain = [
-            r["chain_id"]
-            for r in self.db.query(
-                "SELECT chain_id FROM image_layers WHERE image_id = ? ORDER BY position",
-                (image_id,),
-            )
-        ]
-        return image
+        if not images:
+            return []
+        for r in self.db.query(
+            f"SELECT image_id, name, created FROM refs {where} ORDER BY created, name", params
+        ):
+            image = images.get(r["image_id"])
+            if image is not None:
+                image.repo_tags.append(r["name"])
+                image.last_tag_time = max(image.last_tag_time or 0.0, r["created"])
+        for r in self.db.query(
+            f"SELECT image_id, name FROM repo_digests {where} ORDER BY name", params
+        ):
+            if r["image_id"] in images:
+                images[r["image_id"]].repo_digests.append(r["name"])
+        for r in self.db.query(
+            f"SELECT image_id, chain_id FROM image_layers {where} ORDER BY image_id, position",
+            params,
+        ):
+            if r["image_id"] in images:
+                images[r["image_id"]].chain.append(r["chain_id"])
+        return list(images.values())
 
     def get(self, image_id: str) -> Image:
-        row = self.db.query_one("SELECT * FROM images WHERE id = ?", (image_id,))
-        if row is None:
+        rows = self.db.query("SELECT * FROM images WHERE id = ?", (image_id,))
+        if not rows:
             raise NotFound(f"No such image: {image_id}")
-        return self._load(row)
+        return self._load_many(rows, "WHERE image_id = ?", (image_id,))[0]
 
     def resolve(self, name: str) -> str:
         """Docker's lookup order: full ID, reference (tag or digest), then ID prefix."""
@@ -159,10 +199,7 @@ class ImageService:
     # ----------------------------------------------------------------- listing
 
     def all(self) -> list[Image]:
-        return [
-            self._load(row)
-            for row in self.db.query("SELECT * FROM images ORDER BY created_unix DESC, id")
-        ]
+        return self._load_many(self.db.query("SELECT * FROM images ORDER BY created_unix DESC, id"))
 
     def list_images(
         self,
@@ -217,7 +254,7 @@ class ImageService:
             rows.append(
                 {
                     "Id": "<missing>",
-                    "Created": int(parse_rfc3339(entry.get("created") or config["created"])),
+                    "Created": int(_created(entry.get("created") or config.get("created"))),
                     "CreatedBy": entry.get("created_by", ""),
                     "Tags": None,
                     "Size": size,
@@ -249,6 +286,8 @@ class ImageService:
         """
         config = json.loads(config_bytes)
         image_id = self.content.put(config_bytes)
+        from dockyard.oci.image import chain_ids
+
         diff_ids = list(config.get("rootfs", {}).get("diff_ids") or [])
         if chain_ids(diff_ids) != chain:
             raise InvalidArgument("image config's diff_ids do not match its layers")
@@ -271,7 +310,7 @@ class ImageService:
                 (
                     image_id,
                     created,
-                    parse_rfc3339(created),
+                    _created(created),
                     now,
                     sizes,
                     parent or None,
@@ -478,6 +517,16 @@ class ImageService:
                     row["chain_id"], 0
                 )
         return shared
+
+
+def _created(value: str | None) -> float:
+    """An image's creation time; Docker shows images with a bad or missing one at 0."""
+    if not value:
+        return 0.0
+    try:
+        return parse_rfc3339(value)
+    except InvalidArgument:
+        return 0.0
 
 
 def _short(image_id: str) -> str:

@@ -9,10 +9,8 @@ words Docker prints.
 
 from __future__ import annotations
 
-import hashlib
 import re
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from dockyard.errors import InvalidArgument
 
@@ -41,9 +39,12 @@ class Hasher(Protocol):
     def hexdigest(self) -> str: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Digest:
-    """A validated digest; ``str(d)`` is the ``algorithm:hex`` form."""
+class Digest(NamedTuple):
+    """A validated digest; ``str(d)`` is the ``algorithm:hex`` form.
+
+    A NamedTuple rather than a dataclass: it is defined on every command's
+    start-up path, and a dataclass costs an ``exec`` at import.
+    """
 
     algorithm: str
     hex: str
@@ -108,9 +109,11 @@ def is_supported_algorithm(algorithm: str) -> bool:
     return algorithm in _HEX_LENGTH
 
 
-def _new_hash(algorithm: str, data: bytes = b"") -> hashlib._Hash:
+def _new_hash(algorithm: str, data: bytes = b"") -> Hasher:
     if algorithm not in _HEX_LENGTH:
         raise InvalidArgument(ERR_UNSUPPORTED)
+    import hashlib  # lazily: loading OpenSSL costs every command 2 ms
+
     return hashlib.new(algorithm, data)
 
 
@@ -125,6 +128,8 @@ def digest_bytes(data: bytes, algorithm: str = CANONICAL_ALGORITHM) -> str:
 
 def sha256_digest(data: bytes) -> str:
     """``sha256:<hex>`` of ``data``."""
+    import hashlib
+
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 

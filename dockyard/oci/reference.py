@@ -17,7 +17,7 @@ Grammar (upstream's reference.go)::
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from dockyard.errors import InvalidArgument
 from dockyard.oci.digest import parse_digest
@@ -56,18 +56,38 @@ _PATH_COMPONENT = _ALPHANUMERIC + r"(?:" + _SEPARATOR + _ALPHANUMERIC + r")*"
 _REMOTE_NAME = _PATH_COMPONENT + r"(?:/" + _PATH_COMPONENT + r")*"
 _NAME = r"(?:" + _DOMAIN_AND_PORT + r"/)?" + _REMOTE_NAME
 
-REFERENCE_RE = re.compile(r"(" + _NAME + r")(?::(" + _TAG + r"))?(?:@(" + _DIGEST + r"))?")
-ANCHORED_NAME_RE = re.compile(r"(?:(" + _DOMAIN_AND_PORT + r")/)?(" + _REMOTE_NAME + r")")
-TAG_RE = re.compile(_TAG)
-DIGEST_RE = re.compile(_DIGEST)
-DOMAIN_RE = re.compile(_DOMAIN_AND_PORT)
-IDENTIFIER_RE = re.compile(_IDENTIFIER)
-_SHORT_ID_RE = re.compile(r"(?:sha256:)?[a-f0-9]{1,64}")
+
+class _Patterns:
+    """The grammar's compiled expressions, built on first use: compiling them costs
+    every command about a millisecond, and most commands never parse a reference."""
+
+    def __init__(self) -> None:
+        self.reference = re.compile(
+            r"(" + _NAME + r")(?::(" + _TAG + r"))?(?:@(" + _DIGEST + r"))?"
+        )
+        self.anchored_name = re.compile(r"(?:(" + _DOMAIN_AND_PORT + r")/)?(" + _REMOTE_NAME + r")")
+        self.tag = re.compile(_TAG)
+        self.digest = re.compile(_DIGEST)
+        self.domain = re.compile(_DOMAIN_AND_PORT)
+        self.identifier = re.compile(_IDENTIFIER)
+        self.short_id = re.compile(r"(?:sha256:)?[a-f0-9]{1,64}")
 
 
-@dataclass(frozen=True, slots=True)
-class Reference:
-    """A parsed image reference. ``domain`` is empty only for un-normalised names."""
+_compiled: list[_Patterns] = []
+
+
+def _p() -> _Patterns:
+    if not _compiled:
+        _compiled.append(_Patterns())
+    return _compiled[0]
+
+
+class Reference(NamedTuple):
+    """A parsed image reference. ``domain`` is empty only for un-normalised names.
+
+    A NamedTuple rather than a dataclass: it is defined on every command's
+    start-up path, and a dataclass costs an ``exec`` at import.
+    """
 
     domain: str
     path: str
@@ -102,19 +122,19 @@ class Reference:
 
     def with_tag(self, tag: str) -> Reference:
         """Set the tag (upstream WithTag; a digest, if any, is kept)."""
-        if not TAG_RE.fullmatch(tag):
+        if not _p().tag.fullmatch(tag):
             raise InvalidArgument(ERR_TAG_INVALID_FORMAT)
-        return replace(self, tag=tag)
+        return self._replace(tag=tag)
 
     def with_digest(self, digest: str) -> Reference:
         """Set the digest (upstream WithDigest; a tag, if any, is kept)."""
-        if not DIGEST_RE.fullmatch(digest):
+        if not _p().digest.fullmatch(digest):
             raise InvalidArgument(ERR_DIGEST_INVALID_FORMAT)
-        return replace(self, digest=digest)
+        return self._replace(digest=digest)
 
     def with_default_tag(self) -> Reference:
         """Upstream TagNameOnly: add ``latest`` when there is neither tag nor digest."""
-        return replace(self, tag=DEFAULT_TAG) if self.is_name_only else self
+        return self._replace(tag=DEFAULT_TAG) if self.is_name_only else self
 
     def trimmed(self) -> Reference:
         """Upstream TrimNamed: the repository alone, without tag or digest."""
@@ -123,7 +143,7 @@ class Reference:
     def docker_ref(self) -> Reference:
         """Upstream ParseDockerRef's rule: digest wins over tag; a bare name gets ``latest``."""
         if self.tag is not None and self.digest is not None:
-            return replace(self, tag=None)
+            return self._replace(tag=None)
         return self.with_default_tag()
 
 
@@ -135,6 +155,23 @@ def _familiarize(domain: str, path: str) -> tuple[str, str]:
         if "/" not in rest:
             return "", rest
     return "", path
+
+
+def split_canonical(full: str) -> tuple[str, str | None, str | None]:
+    """(familiar repository, tag, digest) of a reference the store wrote in full form.
+
+    No validation and no regex: the store only holds references that were parsed
+    on the way in, and listing hundreds of them must stay cheap.
+    """
+    name, at, digest = full.partition("@")
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    tag = None
+    if colon > slash:
+        name, tag = name[:colon], name[colon + 1 :]
+    domain, _, path = name.partition("/")
+    domain, path = _familiarize(domain, path)
+    return (f"{domain}/{path}" if domain else path), tag, (digest if at else None)
 
 
 def split_docker_domain(name: str) -> tuple[str, str]:
@@ -163,14 +200,14 @@ def parse(s: str) -> Reference:
     """Upstream Parse: the grammar only, no normalisation (``domain`` may be empty)."""
     if s == "":
         raise InvalidArgument(ERR_NAME_EMPTY)
-    m = REFERENCE_RE.fullmatch(s)
+    m = _p().reference.fullmatch(s)
     if m is None:
         lowered = s.lower()
-        if lowered != s and REFERENCE_RE.fullmatch(lowered):
+        if lowered != s and _p().reference.fullmatch(lowered):
             raise InvalidArgument(ERR_NAME_CONTAINS_UPPERCASE)
         raise InvalidArgument(ERR_REFERENCE_INVALID_FORMAT)
     name, tag, digest = m.group(1), m.group(2), m.group(3)
-    nm = ANCHORED_NAME_RE.fullmatch(name)
+    nm = _p().anchored_name.fullmatch(name)
     domain, path = (nm.group(1) or "", nm.group(2)) if nm else ("", name)
     if len(path) > REPOSITORY_NAME_TOTAL_LENGTH_MAX:
         raise InvalidArgument(ERR_NAME_TOO_LONG)
@@ -185,7 +222,7 @@ def parse_normalized_named(s: str) -> Reference:
     No default tag is added; see :func:`parse_docker_ref` or
     :meth:`Reference.with_default_tag`.
     """
-    if IDENTIFIER_RE.fullmatch(s):
+    if _p().identifier.fullmatch(s):
         raise InvalidArgument(
             f"invalid repository name ({s}), cannot specify 64-byte hexadecimal strings"
         )
@@ -217,7 +254,7 @@ def parse_named(s: str) -> Reference:
 
 def parse_any_reference(s: str) -> Reference | str:
     """Upstream ParseAnyReference: a 64-hex ID or a digest gives the digest string."""
-    if IDENTIFIER_RE.fullmatch(s):
+    if _p().identifier.fullmatch(s):
         return "sha256:" + s
     try:
         parse_digest(s)
@@ -228,7 +265,7 @@ def parse_any_reference(s: str) -> Reference | str:
 
 def with_name(name: str) -> Reference:
     """Upstream WithName: a repository name (no tag/digest), not normalised."""
-    m = ANCHORED_NAME_RE.fullmatch(name)
+    m = _p().anchored_name.fullmatch(name)
     if m is None:
         raise InvalidArgument(ERR_REFERENCE_INVALID_FORMAT)
     if len(m.group(2)) > REPOSITORY_NAME_TOTAL_LENGTH_MAX:
@@ -249,17 +286,17 @@ def tag_name_only(ref: Reference) -> Reference:
 
 
 def is_valid_tag(tag: str) -> bool:
-    return TAG_RE.fullmatch(tag) is not None
+    return _p().tag.fullmatch(tag) is not None
 
 
 def is_full_hex_id(s: str) -> bool:
     """True for a bare 64-hex image/container ID (upstream's "identifier")."""
-    return IDENTIFIER_RE.fullmatch(s) is not None
+    return _p().identifier.fullmatch(s) is not None
 
 
 def looks_like_id_prefix(s: str) -> bool:
     """True if ``s`` could name an image by ID: 1-64 lowercase hex, maybe ``sha256:``-prefixed."""
-    return _SHORT_ID_RE.fullmatch(s) is not None
+    return _p().short_id.fullmatch(s) is not None
 
 
 def id_prefix_hex(s: str) -> str | None:

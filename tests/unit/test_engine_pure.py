@@ -116,7 +116,7 @@ def test_time_round_trips() -> None:
     assert parse_go_duration("1h30m") == 5400
     assert parse_go_duration("1.5s") == 1.5
     assert parse_go_duration("-2m") == -120
-    with pytest.raises(ValueError, match="missing unit"):
+    with pytest.raises(InvalidArgument, match="missing unit"):
         parse_go_duration("10")
     assert parse_timestamp("10m", now=1000.0) == 400.0
     assert parse_timestamp("2024-01-01") == 1_704_067_200

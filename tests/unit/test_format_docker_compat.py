@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 
-from dockyard.cli.format.gofmt import GoStruct
 from dockyard.cli.format.tabwriter import TabWriter
 from dockyard.cli.format.template import (
     Template,
@@ -27,6 +26,7 @@ from dockyard.cli.format.template import (
     TemplateParseError,
     format_items,
 )
+from dockyard.golang.fmt import GoStruct
 
 
 class ClientVersion:

@@ -1,4 +1,4 @@
-"""Unit tests for dockyard.cli.format.gofmt: Go's fmt verbs, %v printing and JSON.
+"""Unit tests for dockyard.golang.fmt: Go's fmt verbs, %v printing and JSON.
 
 Expected strings are Go's outputs (fmt / encoding/json / strconv), most of them
 confirmed through the real docker CLI's templates (``{{printf ...}}``, ``{{json ...}}``).
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from dockyard.cli.format.gofmt import (
+from dockyard.golang.fmt import (
     GoStruct,
     NilMap,
     NilSlice,

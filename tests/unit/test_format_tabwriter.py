@@ -170,3 +170,27 @@ def test_negative_settings_rejected() -> None:
 def test_empty_table() -> None:
     assert format_table([]) == ""
     assert format_table([[""]]) == "\n"
+
+
+def test_uniform_fast_path_matches_the_full_writer() -> None:
+    import random
+
+    from dockyard.cli.format.tabwriter import TabWriter, layout_uniform
+
+    rng = random.Random(7)
+    alphabet = "abcXYZ019 :./<>-"
+    for _ in range(300):
+        cells = rng.randint(1, 6)
+        lines = []
+        for _ in range(rng.randint(1, 8)):
+            row = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 14)))
+                   for _ in range(cells)]
+            lines.append("\t".join(row) + "\n")
+        tw = TabWriter(None, 10, 1, 3, " ", 0)
+        for line in lines:
+            tw.write(line)
+        assert layout_uniform(lines) == tw.flush(), lines
+    # Not applicable: ragged rows, wide characters, control characters.
+    assert layout_uniform(["a\tb\n", "c\n"]) is None
+    assert layout_uniform(["日本\tb\n"]) is None
+    assert layout_uniform(["a\x1b\tb\n"]) is None

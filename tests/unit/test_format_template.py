@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from dockyard.cli.format.gofmt import GoStruct, NilMap, NilSlice
 from dockyard.cli.format.template import (
     GoFunc,
     HeaderMap,
@@ -29,6 +28,7 @@ from dockyard.cli.format.template import (
     preprocess_format,
 )
 from dockyard.errors import InvalidArgument
+from dockyard.golang.fmt import GoStruct, NilMap, NilSlice
 
 
 def render(fmt: str, data: Any = None, **kw: Any) -> str:

@@ -1,4 +1,4 @@
-"""Unit tests for dockyard.cli.format.timefmt (Go time formatting/parsing docker uses).
+"""Unit tests for dockyard.golang.timefmt (Go time formatting/parsing docker uses).
 
 Expected strings come from the real docker CLI where possible: ``docker images
 --format '{{.CreatedAt}}'`` under several TZ settings and ``docker network inspect``
@@ -13,7 +13,8 @@ from datetime import UTC, timedelta, timezone
 
 import pytest
 
-from dockyard.cli.format.timefmt import (
+from dockyard.errors import InvalidArgument
+from dockyard.golang.timefmt import (
     RFC3339,
     RFC3339_NANO,
     ZERO_TIME_SECONDS,
@@ -26,7 +27,6 @@ from dockyard.cli.format.timefmt import (
     parse_rfc3339nano,
     parse_rfc3339nano_datetime,
 )
-from dockyard.errors import InvalidArgument
 
 BUSYBOX_CREATED = 1795810230  # 2026-11-27T20:10:30.859472752Z
 BUSYBOX_NANOS = 859472752

@@ -1,4 +1,4 @@
-"""Unit tests for dockyard.cli.format.units (docker/go-units v0.5.0, time.ParseDuration,
+"""Unit tests for dockyard.golang.units (docker/go-units v0.5.0, time.ParseDuration,
 docker's timetypes.GetTimestamp).
 
 Size/duration expectations are go-units' own test tables; the timestamp error messages
@@ -11,7 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from dockyard.cli.format.units import (
+from dockyard.errors import InvalidArgument
+from dockyard.golang.units import (
     bytes_size,
     from_human_size,
     get_timestamp,
@@ -24,7 +25,6 @@ from dockyard.cli.format.units import (
     parse_timestamps,
     ram_in_bytes,
 )
-from dockyard.errors import InvalidArgument
 
 KB, MB, GB, TB, PB = 1000, 1000**2, 1000**3, 1000**4, 1000**5
 KiB, MiB, GiB, TiB, PiB = 1024, 1024**2, 1024**3, 1024**4, 1024**5

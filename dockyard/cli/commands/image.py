@@ -40,39 +40,46 @@ def _short_id(image_id: str, trunc: bool) -> str:
 
 
 def image_rows(
-    images: list[Image], *, digests: bool, trunc: bool, now: float | None = None
+    images: list[Image],
+    *,
+    digests: bool,
+    trunc: bool,
+    now: float | None = None,
+    created_at_column: bool = True,
 ) -> list[dict[str, Any]]:
-    """One row per repository:tag (``<none>`` for dangling), as ``docker images`` lists."""
-    from dockyard.cli.format.timefmt import created_at
-    from dockyard.cli.format.units import human_duration, human_size
+    """One row per repository:tag (``<none>`` for dangling), as ``docker images`` lists.
+
+    ``created_at_column=False`` skips the local-time CreatedAt field that only a
+    custom ``--format`` can show (it is the costliest field of a long listing).
+    """
+    from dockyard.golang.timefmt import created_at
+    from dockyard.golang.units import human_duration, human_size
 
     now = time.time() if now is None else now
     rows: list[dict[str, Any]] = []
     for image in images:
+        size = human_size(image.size)
         base = {
             "Containers": "N/A",
-            "CreatedAt": created_at(int(image.created_unix)),
+            "CreatedAt": created_at(int(image.created_unix)) if created_at_column else "",
             "CreatedSince": human_duration(now - image.created_unix) + " ago",
             "ID": _short_id(image.id, trunc),
             "SharedSize": "N/A",
-            "Size": human_size(image.size),
+            "Size": size,
             "UniqueSize": "N/A",
-            "VirtualSize": human_size(image.size),
+            "VirtualSize": size,
         }
         digests_by_repo: dict[str, list[str]] = {}
         for d in image.repo_digests:
-            ref = refs.parse_reference(d)
-            digests_by_repo.setdefault(ref.familiar_name, []).append(ref.digest or "")
+            repo, _, digest = refs.split_canonical(d)
+            digests_by_repo.setdefault(repo, []).append(digest or "")
         seen_repos: set[str] = set()
-        for tag in image.repo_tags:
-            ref = refs.parse_reference(tag)
-            repo = ref.familiar_name
+        for full in image.repo_tags:
+            repo, tag, _ = refs.split_canonical(full)
             seen_repos.add(repo)
             repo_digests = digests_by_repo.get(repo) or ["<none>"]
             for digest in repo_digests if digests else repo_digests[:1]:
-                rows.append(
-                    base | {"Repository": repo, "Tag": ref.tag or "<none>", "Digest": digest}
-                )
+                rows.append(base | {"Repository": repo, "Tag": tag or "<none>", "Digest": digest})
         for repo, repo_digests in digests_by_repo.items():
             if repo in seen_repos:
                 continue
@@ -120,7 +127,12 @@ def cmd_ls(engine: EngineFactory, argv: list[str], name: str) -> int:
                 seen.append(short)
         write("".join(s + "\n" for s in seen))
         return 0
-    rows = image_rows(images, digests=ns.digests, trunc=not ns.no_trunc)
+    rows = image_rows(
+        images,
+        digests=ns.digests,
+        trunc=not ns.no_trunc,
+        created_at_column=ns.format not in (None, "", "table"),
+    )
     if ns.digests:
         default = (
             "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
@@ -264,8 +276,8 @@ def _display(name: str) -> str:
 
 
 def cmd_history(engine: EngineFactory, argv: list[str], name: str) -> int:
-    from dockyard.cli.format.timefmt import created_at
-    from dockyard.cli.format.units import human_duration, human_size
+    from dockyard.golang.timefmt import created_at
+    from dockyard.golang.units import human_duration, human_size
 
     p = CommandParser(name, "[OPTIONS] IMAGE", "Show the history of an image")
     p.add_argument("--format", metavar="string", help="Format output using a custom template")
@@ -363,8 +375,8 @@ def cmd_rm(engine: EngineFactory, argv: list[str], name: str) -> int:
 
 
 def cmd_prune(engine: EngineFactory, argv: list[str], name: str) -> int:
-    from dockyard.cli.format.units import human_size
     from dockyard.engine.filters import Filters
+    from dockyard.golang.units import human_size
 
     p = CommandParser(name, "[OPTIONS]", "Remove unused images")
     p.add_argument(

@@ -17,7 +17,7 @@ EngineFactory = Callable[[], "Engine"]
 
 
 def cmd_df(engine: EngineFactory, argv: list[str], name: str) -> int:
-    from dockyard.cli.format.units import human_size
+    from dockyard.golang.units import human_size
 
     p = CommandParser(name, "[OPTIONS]", "Show dockyard disk usage")
     p.add_argument("--format", metavar="string", help="Format output using a custom template")
@@ -84,7 +84,7 @@ def _layers_of(e: Engine, image_ids: list[str]) -> int:
 
 
 def _percent(part: int, total: int) -> str:
-    from dockyard.cli.format.units import human_size
+    from dockyard.golang.units import human_size
 
     if total <= 0:
         return str(human_size(part, 4))
@@ -93,7 +93,7 @@ def _percent(part: int, total: int) -> str:
 
 def _df_verbose(e: Engine, usage: dict[str, Any], fmt: str | None) -> int:
     from dockyard.cli.commands.image import image_rows
-    from dockyard.cli.format.units import human_size
+    from dockyard.golang.units import human_size
 
     images = {i.id: i for i in e.images.all()}
     summaries = {s["Id"]: s for s in usage["Images"]}
@@ -126,8 +126,8 @@ def _df_verbose(e: Engine, usage: dict[str, Any], fmt: str | None) -> int:
 
 
 def cmd_prune(engine: EngineFactory, argv: list[str], name: str) -> int:
-    from dockyard.cli.format.units import human_size
     from dockyard.engine.filters import Filters
+    from dockyard.golang.units import human_size
 
     p = CommandParser(name, "[OPTIONS]", "Remove unused data")
     p.add_argument(
@@ -198,7 +198,7 @@ def cmd_info(engine: EngineFactory, argv: list[str], name: str) -> int:
 
 
 def _info_text(info: dict[str, Any]) -> str:
-    from dockyard.cli.format.units import bytes_size
+    from dockyard.golang.units import bytes_size
 
     lines = [
         "Client:",

@@ -242,3 +242,32 @@ def format_table(
     for row in rows:
         tw.write("\t".join(row) + "\n")
     return tw.flush()
+
+
+def layout_uniform(lines: list[str], minwidth: int = 10, padding: int = 3) -> str | None:
+    """The common table quickly: what :class:`TabWriter` (padchar ' ', no flags)
+    prints for ``lines`` (each ending in ``\\n``) when every line has the same number
+    of cells and every cell is printable ASCII — or None, to use the full writer.
+
+    Then there is one block per column, each column is as wide as its widest cell
+    plus ``padding`` (at least ``minwidth``), and a line's last cell is not padded.
+    """
+    if not lines:
+        return ""
+    rows = [line[:-1].split("\t") for line in lines if line.endswith("\n")]
+    if len(rows) != len(lines):
+        return None
+    count = len(rows[0])
+    for row in rows:
+        if len(row) != count:
+            return None
+    text = "".join("".join(row) for row in rows)
+    if not (text.isascii() and text.isprintable()):
+        return None
+    widths = [max(minwidth, max(len(row[i]) for row in rows) + padding) for i in range(count - 1)]
+    return "".join(
+        "".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
+        + row[-1]
+        + "\n"
+        for row in rows
+    )

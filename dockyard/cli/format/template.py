@@ -8,8 +8,8 @@ error messages.  The function set is Go's builtins plus docker's ``templates``
 package (``json``, ``split``, ``join``, ``title``, ``lower``, ``upper``, ``pad``,
 ``truncate``).
 
-Data model: see :mod:`dockyard.cli.format.gofmt`.  Dicts are Go maps (a missing key
-prints ``<no value>``), :class:`~dockyard.cli.format.gofmt.GoStruct` and other objects
+Data model: see :mod:`dockyard.golang.fmt`.  Dicts are Go maps (a missing key
+prints ``<no value>``), :class:`~dockyard.golang.fmt.GoStruct` and other objects
 are structs (a missing field is an error, niladic methods are called, methods with
 parameters take template arguments: ``{{.Label "com.example"}}``).
 
@@ -28,8 +28,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NoReturn, TextIO
 
-from dockyard.cli.format import gofmt
 from dockyard.errors import InvalidArgument
+from dockyard.golang import fmt as gofmt
 
 __all__ = [
     "GoFunc",
@@ -2491,6 +2491,46 @@ def header_cells(fmt: str, header: Mapping[str, str]) -> list[str]:
     return row.split("\t")
 
 
+_SIMPLE_FIELD = None
+
+
+def _render_simple(
+    text: str, items: list[Any], header: Mapping[str, str] | None
+) -> list[str] | None:
+    """Rows of a template made only of text and ``{{.Field}}`` actions, without the
+    general executor — or None when the template or the values need it.
+
+    For string values this is exactly what text/template prints; it keeps
+    ``images`` with hundreds of rows fast. ``header`` (when given) must name every
+    field too, so that the header row renders the same way.
+    """
+    import re
+
+    global _SIMPLE_FIELD
+    if _SIMPLE_FIELD is None:
+        _SIMPLE_FIELD = re.compile(r"\{\{\s*\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+    parts = _SIMPLE_FIELD.split(text)
+    literals, fields = parts[0::2], parts[1::2]
+    if any("{{" in lit or "}}" in lit for lit in literals):
+        return None
+    if header is not None and any(f not in header for f in fields):
+        return None
+    rows = []
+    for item in items:
+        if not isinstance(item, Mapping):
+            return None
+        out = [literals[0]]
+        for field, literal in zip(fields, literals[1:], strict=True):
+            value = item.get(field)
+            if not isinstance(value, str):
+                return None
+            out.append(value)
+            out.append(literal)
+        out.append("\n")
+        rows.append("".join(out))
+    return rows
+
+
 def format_items(
     fmt: str,
     items: Iterable[Any],
@@ -2508,17 +2548,32 @@ def format_items(
     The result is returned and, if *out* is given, written to it.  Nothing is written
     when a template error is raised (docker buffers the rows).
     """
-    from dockyard.cli.format.tabwriter import TabWriter
+    from dockyard.cli.format.tabwriter import TabWriter, layout_uniform
 
-    tmpl = Template(preprocess_format(fmt), "", funcs)
-    rows = [tmpl.execute(item) + "\n" for item in items]
+    text_format = preprocess_format(fmt)
+    items = list(items)
+    rows = _render_simple(text_format, items, header) if not funcs else None
+    if rows is not None:
+        tmpl = None
+    else:
+        tmpl = Template(text_format, "", funcs)
+        rows = [tmpl.execute(item) + "\n" for item in items]
     if is_table_format(fmt):
-        tw = TabWriter(None, 10, 1, 3, " ", 0)
-        tw.write(tmpl.execute_header(header or {}))
-        tw.write("\n")
-        for r in rows:
-            tw.write(r)
-        text = tw.flush()
+        if tmpl is None:
+            simple = _render_simple(text_format, [header or {}], None)
+            head = simple[0][:-1] if simple else ""
+        else:
+            head = tmpl.execute_header(header or {})
+        fast = layout_uniform([head + "\n", *rows]) if "\n" not in head else None
+        if fast is not None:
+            text = fast
+        else:
+            tw = TabWriter(None, 10, 1, 3, " ", 0)
+            tw.write(head)
+            tw.write("\n")
+            for r in rows:
+                tw.write(r)
+            text = tw.flush()
     else:
         text = "".join(rows)
     if out is not None:

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import math
 
-from dockyard.cli.format.gofmt import go_parse_float, go_quote
 from dockyard.errors import InvalidArgument
+from dockyard.golang.fmt import go_parse_float, go_quote
 
 __all__ = [
     "bytes_size",
@@ -182,7 +182,7 @@ _UNITS = {
 
 
 def _dquote(s: str) -> str:
-    from dockyard.cli.format.timefmt import _tquote
+    from dockyard.golang.timefmt import _tquote
 
     return _tquote(s)
 
@@ -318,7 +318,7 @@ def get_timestamp(value: str, now: float | None = None) -> str:
     time), RFC 3339 date-times with or without zone and fraction (no zone → local
     time), dates, or a Unix timestamp (passed through).
     """
-    from dockyard.cli.format import timefmt
+    from dockyard.golang import timefmt
 
     ref_ns, ref_off = _reference(now)
     if value != "0":
