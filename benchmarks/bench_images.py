@@ -14,19 +14,18 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from tests.dockerd import private_dockerd  # noqa: E402
 from tests.imagegen import (  # noqa: E402
     random_layer,
     small_files_layer,
@@ -52,52 +51,6 @@ def timed(run: Callable[[], None], repeat: int, before: Callable[[], None] | Non
 def sh(args: list[str], env: dict[str, str] | None = None, stdin: Path | None = None) -> None:
     with open(stdin, "rb") if stdin else open(os.devnull, "rb") as f:
         subprocess.run(args, env=env, stdin=f, stdout=subprocess.DEVNULL, check=True)
-
-
-@contextmanager
-def private_dockerd(base: Path) -> Iterator[dict[str, str] | None]:
-    if shutil.which("dockerd") is None or shutil.which("docker") is None:
-        yield None
-        return
-    base.mkdir(parents=True, exist_ok=True)
-    sock = base / "docker.sock"
-    log = open(base / "dockerd.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [
-            "dockerd",
-            "--data-root",
-            str(base / "root"),
-            "--exec-root",
-            str(base / "exec"),
-            "-H",
-            f"unix://{sock}",
-            "--pidfile",
-            str(base / "pid"),
-            "--bridge",
-            "none",
-            "--iptables=false",
-            "--ip-masq=false",
-            "--containerd-namespace",
-            "dy-bench",
-        ],
-        stdout=log,
-        stderr=log,
-    )
-    env = dict(os.environ, DOCKER_HOST=f"unix://{sock}")
-    try:
-        for _ in range(150):
-            if subprocess.run(["docker", "version"], env=env, capture_output=True).returncode == 0:
-                break
-            time.sleep(0.2)
-        else:
-            yield None
-            return
-        yield env
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(60)
-        log.close()
-        subprocess.run(["umount", "-R", "-l", str(base / "root")], capture_output=True)
 
 
 def main() -> int:
@@ -156,7 +109,7 @@ def main() -> int:
         print("dockyard:", {k: round(v, 3) for k, v in ours.items()}, flush=True)
         theirs: dict[str, float] = {}
         if not args.no_docker:
-            with private_dockerd(work / "docker") as docker_env:
+            with private_dockerd(work / "docker", namespace="dy-bench") as docker_env:
                 if docker_env is not None:
                     theirs = tool(["docker"], docker_env)
         print(f"{'work':<24}{'dockyard':>10}{'docker':>10}{'ratio':>8}")

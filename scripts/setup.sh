@@ -27,7 +27,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/pip install -q --upgrade pip >/dev/null 2>&1 || true
-.venv/bin/pip install -q -e '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
+.venv/bin/pip install -q -e '.[test]' --config-settings editable_mode=compat 2>&1 | grep -v '^WARNING: Location' || true
 .venv/bin/python -c "import dockyard, zstandard, httpx"
 # Byte-compile now: an editable install does not, and without .pyc every command
 # would pay for compiling its modules (PYTHONDONTWRITEBYTECODE may be set).

@@ -6,6 +6,7 @@ Services are built on first use, so a command pays only for what it touches.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from dockyard.engine.archive import ImageArchive
     from dockyard.engine.events import EventLog
     from dockyard.engine.images import ImageService
-    from dockyard.engine.layerstore import LayerStore
+    from dockyard.engine.layerstore import Layer, LayerStore
     from dockyard.engine.system import SystemService
     from dockyard.store.content import ContentStore
     from dockyard.store.metadata import Database, Leases
@@ -102,9 +103,10 @@ class Engine:
 
     # ------------------------------------------------------------- image verbs
 
-    def load_images(self, stream: BinaryIO) -> list[str]:
-        lines = self.archive.load(stream)
-        return lines
+    def load_images(
+        self, stream: BinaryIO, progress: Callable[[Layer], None] | None = None
+    ) -> list[str]:
+        return self.archive.load(stream, progress)
 
     def save_images(self, names: list[str], out: BinaryIO) -> None:
         self.archive.save(names, out)

@@ -21,12 +21,12 @@ import json
 import os
 import posixpath
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from dockyard.engine.images import ImageService
-from dockyard.engine.layerstore import LayerStore
+from dockyard.engine.layerstore import Layer, LayerStore
 from dockyard.errors import Corrupt, DockyardError, InvalidArgument
 from dockyard.oci import mediatypes as mt
 from dockyard.oci import reference as refs
@@ -63,8 +63,13 @@ class ImageArchive:
 
     # ------------------------------------------------------------------ load
 
-    def load(self, stream: BinaryIO) -> list[str]:
-        """Load every image in the archive; returns Docker's output lines."""
+    def load(
+        self, stream: BinaryIO, progress: Callable[[Layer], None] | None = None
+    ) -> list[str]:
+        """Load every image in the archive; returns Docker's output lines.
+
+        ``progress`` is called with each layer as it becomes available.
+        """
         lease = self.leases.create()
         created: list[str] = []
         try:
@@ -82,7 +87,7 @@ class ImageArchive:
                 raise InvalidArgument("invalid archive: it holds no images")
             lines: list[str] = []
             for entry in entries:
-                lines.extend(self._load_entry(entry, lease, created))
+                lines.extend(self._load_entry(entry, lease, created, progress))
             return lines
         except BaseException:
             self.layers.abandon(lease, set(created))
@@ -182,7 +187,13 @@ class ImageArchive:
             tags=tags,
         )
 
-    def _load_entry(self, entry: _Entry, lease: str, created: list[str]) -> list[str]:
+    def _load_entry(
+        self,
+        entry: _Entry,
+        lease: str,
+        created: list[str],
+        progress: Callable[[Layer], None] | None,
+    ) -> list[str]:
         config_bytes = _read(self.content, entry.config)
         try:
             config = json.loads(config_bytes)
@@ -210,6 +221,8 @@ class ImageArchive:
                     raise Corrupt(f"invalid diffID for layer {n}: {detail}") from None
                 raise
             created.append(layer.chain_id)
+            if progress is not None:
+                progress(layer)
             chain.append(layer.chain_id)
             parent = layer.chain_id
         image_id, moved = self.images.create(config_bytes, chain, tags=tags)

@@ -26,7 +26,6 @@ from dockyard.oci.image import chain_ids
 from dockyard.store.content import BlobWriter, ContentStore
 from dockyard.store.layers.apply import apply_layer
 from dockyard.store.layers.compression import Readable, open_decompressed
-from dockyard.store.layers.fsync import syncfs
 from dockyard.store.metadata import Database, Leases
 from dockyard.store.snapshots.base import Snapshotter
 
@@ -145,7 +144,8 @@ class LayerStore:
         try:
             target = self.snapshots.layer_dir(key)
             diff_id, size, blob_digest = fill(target)
-            syncfs(target)
+            # The snapshotter's commit flushes the filesystem (syncfs) before it
+            # records the snapshot as committed, so the layer is durable first.
             chain = _chain(parent, diff_id)
             existing = self.claim(lease, chain)
             if existing is not None:

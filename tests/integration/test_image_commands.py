@@ -343,3 +343,70 @@ def test_info_version_and_config(dy: Dockyard) -> None:
     (dy.root.parent / "daemon.json").write_text('{"no-such-key": 1}')
     bad = dy.fails("images")
     assert "the following directives don't match any configuration option: no-such-key" in bad.err
+
+
+def test_import_from_url(dy: Dockyard, busybox_tar: Path) -> None:
+    import http.server
+    import threading
+
+    payload = busybox_tar.read_bytes()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path != "/rootfs.tar":
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/rootfs.tar"
+        image = dy("import", url, "fromurl:1").out.strip()
+        assert dy("history", "--format", "{{.Comment}}", image).out == f"Imported from {url}\n"
+        missing = dy.fails("import", url.replace("rootfs", "nothing"))
+        assert missing.code == 1 and "404" in missing.err
+        assert dy("images", "-q").lines == [image[7:19]]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_load_shows_layer_progress_on_a_terminal(dy: Dockyard, tmp_path: Path) -> None:
+    import pty
+    import subprocess
+
+    from tests.conftest import DOCKYARD
+    from tests.imagegen import random_layer, write_archive
+
+    archive = tmp_path / "two.tar"
+    write_archive(archive, [random_layer(1, 10_000), random_layer(2, 20_000)], ["tty:1"])
+    master, slave = pty.openpty()
+    proc = subprocess.run([DOCKYARD, "load", "-i", str(archive)], env=dy.env, stdout=slave,
+                          stderr=subprocess.PIPE, timeout=60)
+    os.close(slave)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(master)
+    assert proc.returncode == 0, proc.stderr
+    lines = output.decode().replace("\r\n", "\n").splitlines()
+    assert len(lines) == 3
+    assert re.fullmatch(r"[0-9a-f]{12}: Loading layer \[={50}>\]  ([\d.]+kB)/\1", lines[0])
+    assert lines[2] == "Loaded image: tty:1"
+    # Not a terminal: only the result, as docker prints it.
+    dy("rmi", "tty:1")
+    assert dy("load", "-i", str(archive)).out == "Loaded image: tty:1\n"

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Dockyard, needs_root
+from tests.dockerd import private_dockerd
 from tests.imagegen import random_layer, small_files_layer, write_archive
 
 pytestmark = [needs_root, pytest.mark.interop]
@@ -84,55 +82,12 @@ def test_oci_archive_from_skopeo_loads(dy: Dockyard, tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def dockerd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """A private dockerd on a temp socket, stopped (by PID) afterwards."""
-    if shutil.which("dockerd") is None:
-        pytest.skip("docker.io not installed")
     base = tmp_path_factory.mktemp("dockerd")
-    sock = base / "docker.sock"
-    log = open(base / "log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [
-            "dockerd",
-            "--data-root",
-            str(base / "root"),
-            "--exec-root",
-            str(base / "exec"),
-            "-H",
-            f"unix://{sock}",
-            "--pidfile",
-            str(base / "pid"),
-            "--bridge",
-            "none",
-            "--iptables=false",
-            "--ip-masq=false",
-            "--ip-forward=false",
-            "--containerd-namespace",
-            f"dy-test-{os.getpid()}",
-            "--storage-driver",
-            "vfs",
-        ],
-        stdout=log,
-        stderr=log,
-    )
-    env = dict(os.environ, DOCKER_HOST=f"unix://{sock}")
-    try:
-        for _ in range(100):
-            if subprocess.run(["docker", "version"], env=env, capture_output=True).returncode == 0:
-                break
-            if proc.poll() is not None:
-                pytest.skip("dockerd could not start here: " + (base / "log").read_text()[-500:])
-            time.sleep(0.2)
+    with private_dockerd(base, storage_driver="vfs") as env:
+        if env is None:
+            pytest.skip("dockerd is not installed or could not start here")
         yield env
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-        subprocess.run(["umount", "-R", "-l", str(base)], capture_output=True)
-        shutil.rmtree(base, ignore_errors=True)
+    shutil.rmtree(base, ignore_errors=True)
 
 
 def docker(env: dict[str, str], *args: str, input: bytes | None = None) -> str:

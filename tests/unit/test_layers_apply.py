@@ -13,7 +13,7 @@ import pytest
 import zstandard
 
 from dockyard.errors import Corrupt, InvalidArgument, SystemFailure, Unsupported
-from dockyard.store.layers import apply_layer, open_decompressed, syncfs, write_diff
+from dockyard.store.layers import apply_layer, open_decompressed, write_diff
 from dockyard.store.layers.saferoot import remove_tree
 from tests.unit._layers_support import MTIME, TarBuilder, needs_root, snapshot
 
@@ -438,10 +438,6 @@ def test_very_deep_tree_beyond_the_recursion_limit(deep_tmp: Path) -> None:
     assert (copy / deep).read_bytes() == b"deep"
     _apply(TarBuilder().whiteout("d").bytes(), copy)
     assert os.listdir(copy) == ["x"]
-
-
-def test_syncfs(tmp_path: Path) -> None:
-    syncfs(str(tmp_path))
 
 
 def test_mtime_fixture_sanity(tmp_path: Path) -> None:

@@ -16,7 +16,8 @@ from dockyard.oci import reference as refs
 
 if TYPE_CHECKING:
     from dockyard.engine import Engine
-    from dockyard.engine.images import Image
+    from dockyard.engine.images import DeleteResult, Image
+    from dockyard.engine.layerstore import Layer
 
 EngineFactory = Callable[[], "Engine"]
 
@@ -376,7 +377,6 @@ def cmd_rm(engine: EngineFactory, argv: list[str], name: str) -> int:
 
 def cmd_prune(engine: EngineFactory, argv: list[str], name: str) -> int:
     from dockyard.engine.filters import Filters
-    from dockyard.golang.units import human_size
 
     p = CommandParser(name, "[OPTIONS]", "Remove unused images")
     p.add_argument(
@@ -402,16 +402,19 @@ def cmd_prune(engine: EngineFactory, argv: list[str], name: str) -> int:
         if not confirm(f"{warning}\nAre you sure you want to continue? [y/N] "):
             return 0
     report = engine().images.prune(all_images=ns.all, filters=filters)
-    out = ""
-    if report.deleted:
-        out += (
-            "Deleted Images:\n"
-            + "".join(f"{r.action.lower()}: {r.value}\n" for r in report.deleted)
-            + "\n"
-        )
-    out += f"Total reclaimed space: {human_size(report.reclaimed, 4)}\n"
-    write(out)
+    write(prune_report(report.deleted, report.reclaimed))
     return 0
+
+
+def prune_report(deleted: list[DeleteResult], reclaimed: int) -> str:
+    """What ``image prune`` and ``system prune`` print for the images they removed."""
+    from dockyard.golang.units import human_size
+
+    out = ""
+    if deleted:
+        out += "Deleted Images:\n" + "".join(f"{r.action.lower()}: {r.value}\n" for r in deleted)
+        out += "\n"
+    return out + f"Total reclaimed space: {human_size(reclaimed, 4)}\n"
 
 
 def cmd_import(engine: EngineFactory, argv: list[str], name: str) -> int:
@@ -552,18 +555,24 @@ def cmd_load(engine: EngineFactory, argv: list[str], name: str) -> int:
     p.add_argument("--platform", metavar="string", help=argparse_suppress())
     ns = p.parse(argv, max_args=0)
     e = engine()
+    progress = _layer_progress if sys.stdout.isatty() and not ns.quiet else None
     if ns.input is None:
         if sys.stdin.isatty():
             raise ClientError("requested load from stdin, but stdin is empty")
-        lines = e.load_images(sys.stdin.buffer)
+        lines = e.load_images(sys.stdin.buffer, progress)
     else:
         try:
             with open(ns.input, "rb") as f:
-                lines = e.load_images(f)
+                lines = e.load_images(f, progress)
         except FileNotFoundError:
             raise ClientError(f"open {ns.input}: no such file or directory") from None
-    if not ns.quiet:
-        write("".join(line + "\n" for line in lines))
-    else:
-        write("".join(line + "\n" for line in lines if line.startswith("Loaded image")))
+    write("".join(line + "\n" for line in lines))
     return 0
+
+
+def _layer_progress(layer: Layer) -> None:
+    """Docker's per-layer line on a terminal, shown as each layer is in place."""
+    from dockyard.golang.units import human_size
+
+    size = human_size(layer.blob_size, 4)
+    write(f"{layer.diff_id[7:19]}: Loading layer [{'=' * 50}>]  {size}/{size}\n")

@@ -126,8 +126,8 @@ def _df_verbose(e: Engine, usage: dict[str, Any], fmt: str | None) -> int:
 
 
 def cmd_prune(engine: EngineFactory, argv: list[str], name: str) -> int:
+    from dockyard.cli.commands.image import prune_report
     from dockyard.engine.filters import Filters
-    from dockyard.golang.units import human_size
 
     p = CommandParser(name, "[OPTIONS]", "Remove unused data")
     p.add_argument(
@@ -168,15 +168,7 @@ def cmd_prune(engine: EngineFactory, argv: list[str], name: str) -> int:
     e = engine()
     report = e.images.prune(all_images=ns.all, filters=filters)
     orphans = e.system.collect_orphans()
-    out = ""
-    if report.deleted:
-        out += (
-            "Deleted Images:\n"
-            + "".join(f"{r.action.lower()}: {r.value}\n" for r in report.deleted)
-            + "\n"
-        )
-    out += f"Total reclaimed space: {human_size(report.reclaimed + orphans.reclaimed, 4)}\n"
-    write(out)
+    write(prune_report(report.deleted, report.reclaimed + orphans.reclaimed))
     return 0
 
 

@@ -5,7 +5,6 @@
 - :func:`write_diff` / :func:`changes` — the layer tar (or ``docker diff`` list) of an
   overlay upper directory, or of a tree compared with its parent.
 - :func:`open_decompressed`, :func:`detect_compression`, :func:`compressing_writer`.
-- :func:`syncfs` — make an unpacked layer durable with one call.
 """
 
 from dockyard.store.layers.apply import ApplyStats, apply_layer
@@ -19,7 +18,6 @@ from dockyard.store.layers.compression import (
     open_decompressed,
 )
 from dockyard.store.layers.diff import Change, DiffStats, changes, write_diff
-from dockyard.store.layers.fsync import syncfs
 
 __all__ = [
     "ApplyStats",
@@ -34,6 +32,5 @@ __all__ = [
     "detect_compression",
     "detect_format",
     "open_decompressed",
-    "syncfs",
     "write_diff",
 ]
