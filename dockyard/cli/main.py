@@ -162,6 +162,10 @@ def make_engine_factory(opts: dict[str, str | bool]) -> Callable[[], Engine]:
                 log_level=_str(opts.get("log_level")),
                 config_file=_str(opts.get("config_file")),
             )
+            if options.debug or options.log_level != "info":
+                from dockyard import log
+
+                log.configure(options.log_level)
             engine.append(Engine(options))
         return engine[0]
 

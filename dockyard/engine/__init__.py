@@ -50,14 +50,31 @@ class Engine:
 
     @cached_property
     def storage_driver(self) -> str:
-        """The configured driver, or overlay when this filesystem supports it, else vfs."""
-        if self.options.storage_driver:
-            return self.options.storage_driver
-        from dockyard.store.snapshots import overlay_supported
+        """The driver the root was made with; for a new root the configured one, or
+        overlay when this filesystem supports it, else vfs (with a warning)."""
+        from dockyard import log
+        from dockyard.errors import Conflict
+        from dockyard.store.snapshots import check_overlay, recorded_driver
 
         path = os.path.join(self.options.root, "snapshots")
         os.makedirs(path, exist_ok=True)
-        return "overlay" if overlay_supported(path) else "vfs"
+        recorded = recorded_driver(path)
+        wanted = self.options.storage_driver
+        if recorded is not None:
+            recorded = "overlay" if recorded.startswith("overlay") else recorded
+            if wanted and wanted != recorded:
+                raise Conflict(
+                    f"error initializing graphdriver: {self.options.root} holds images of the"
+                    f" {recorded} driver; use --storage-driver {recorded} or another --root"
+                )
+            return recorded
+        if wanted:
+            return wanted
+        supported, reason = check_overlay(path)
+        if supported:
+            return "overlay"
+        log.warn(f"overlay is not supported here ({reason}); using the vfs storage driver")
+        return "vfs"
 
     @cached_property
     def snapshots(self) -> Snapshotter:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from dockyard import log
 from dockyard.errors import Conflict, Corrupt, NotFound
 from dockyard.oci import mediatypes as mt
 from dockyard.oci.image import chain_ids
@@ -141,6 +142,7 @@ class LayerStore:
         key = f"extract-{lease}-{secrets.token_hex(6)}"
         self.leases.add(lease, "snapshot", key)
         self.snapshots.prepare(key, parent)
+        log.debug(f"unpacking a layer into snapshot {key} on {parent or 'nothing'}")
         try:
             target = self.snapshots.layer_dir(key)
             diff_id, size, blob_digest = fill(target)
@@ -149,6 +151,7 @@ class LayerStore:
             chain = _chain(parent, diff_id)
             existing = self.claim(lease, chain)
             if existing is not None:
+                log.debug(f"layer {chain} appeared meanwhile; using it")
                 self.snapshots.remove(key)
                 return existing
             try:
@@ -226,6 +229,8 @@ class LayerStore:
                     blobs.append(r["blob_digest"])
         for digest in blobs:
             self.drop_blob_if_unused(digest)
+        if removed:
+            log.debug(f"removed {len(removed)} unused layers")
         return removed
 
     def drop_blob_if_unused(self, digest: str) -> None:

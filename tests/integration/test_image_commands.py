@@ -410,3 +410,46 @@ def test_load_shows_layer_progress_on_a_terminal(dy: Dockyard, tmp_path: Path) -
     # Not a terminal: only the result, as docker prints it.
     dy("rmi", "tty:1")
     assert dy("load", "-i", str(archive)).out == "Loaded image: tty:1\n"
+
+
+def test_image_of_125_layers_loads_and_mounts(dy: Dockyard, tmp_path: Path) -> None:
+    from tests.imagegen import layer_tar, write_archive
+
+    layers = [layer_tar([(f"layers/l{n:03d}", str(n).encode())]) for n in range(125)]
+    archive = tmp_path / "tall.tar"
+    write_archive(archive, layers, ["tall:1"])
+    assert dy("load", "-i", str(archive)).out == "Loaded image: tall:1\n"
+    info = json.loads(dy("inspect", "tall:1").out)[0]
+    assert len(info["RootFS"]["Layers"]) == 125
+    engine = dy.engine()
+    target = tmp_path / "merged"
+    target.mkdir()
+    try:
+        top = engine.images.get(engine.images.resolve("tall:1")).chain[-1]
+        engine.snapshots.mount(top, str(target))
+        try:
+            assert (target / "layers" / "l000").read_text() == "0"
+            assert (target / "layers" / "l124").read_text() == "124"
+            assert len(os.listdir(target / "layers")) == 125
+        finally:
+            engine.snapshots.unmount(str(target))
+    finally:
+        engine.close()
+    dy("rmi", "tall:1")
+    store_is_empty(dy)
+
+
+def test_vfs_driver(dy: Dockyard, busybox_tar: Path, tmp_path: Path) -> None:
+    vfs = ["--storage-driver", "vfs"]
+    image = dy(*vfs, "import", str(busybox_tar), "v:1").out.strip()
+    info = json.loads(dy(*vfs, "inspect", "v:1").out)[0]
+    assert info["GraphDriver"] == {"Data": None, "Name": "vfs"}
+    archive = tmp_path / "v.tar"
+    dy(*vfs, "save", "-o", str(archive), "v:1")
+    dy(*vfs, "rmi", "v:1")
+    assert dy(*vfs, "load", "-i", str(archive)).out == "Loaded image: v:1\n"
+    assert dy(*vfs, "images", "-q", "--no-trunc").out == image + "\n"
+    assert "Storage Driver: vfs" in dy(*vfs, "info").out
+    # A root made with one driver refuses the other, clearly.
+    other = dy.fails("--storage-driver", "overlay", "inspect", "v:1")
+    assert other.code == 1 and len(other.err.strip().splitlines()) == 1

@@ -158,7 +158,7 @@ def inspect_image(engine: Engine, name: str) -> dict[str, Any]:
     layers = [engine.layers.require(c) for c in image.chain]
     graph: dict[str, Any] = {"Data": None, "Name": engine.storage_driver}
     if image.chain:
-        graph["Data"] = engine.snapshots.graph_driver_data(image.chain[-1])
+        graph["Data"] = engine.snapshots.graph_driver_data(image.chain[-1]) or None
     if graph["Name"] == "overlay":
         graph["Name"] = "overlay2"
     container_config = config.get("container_config") or empty_container_config()
