@@ -5,10 +5,33 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from dockyard.cli.errors import ClientError
 from dockyard.errors import InvalidArgument
+
+TYPE_CHECKING = False  # typing costs every command ~2 ms to import
+if TYPE_CHECKING:
+    from typing import Any
+
+
+if TYPE_CHECKING:
+    _RowBase = dict[str, Any]
+else:
+    _RowBase = dict
+
+
+class Row(_RowBase):
+    """A listing row (``images``, ``history``, ``system df``): a map of fields that
+    marshals as docker's formatter contexts do — keys sorted, ``<>&`` escaped."""
+
+    def __go_json_raw__(self) -> str:
+        return go_json(self)
+
+
+def go_json(value: Any) -> str:
+    """Go's json.Marshal of plain data: compact, map keys sorted, ``<>&`` escaped."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def render_rows(

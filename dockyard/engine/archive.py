@@ -63,9 +63,7 @@ class ImageArchive:
 
     # ------------------------------------------------------------------ load
 
-    def load(
-        self, stream: BinaryIO, progress: Callable[[Layer], None] | None = None
-    ) -> list[str]:
+    def load(self, stream: BinaryIO, progress: Callable[[Layer], None] | None = None) -> list[str]:
         """Load every image in the archive; returns Docker's output lines.
 
         ``progress`` is called with each layer as it becomes available.

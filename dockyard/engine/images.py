@@ -13,7 +13,6 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, NamedTuple
 
 from dockyard.engine.filters import Filters
 from dockyard.errors import Conflict, InvalidArgument, NotFound
@@ -21,7 +20,10 @@ from dockyard.oci import reference as refs
 from dockyard.store.metadata import Database
 from dockyard.timeutil import parse_rfc3339, rfc3339_nano
 
+TYPE_CHECKING = False  # typing costs every command ~2 ms to import
 if TYPE_CHECKING:
+    from typing import Any, NamedTuple
+
     from dockyard.engine.layerstore import LayerStore
     from dockyard.store.content import ContentStore
 
@@ -78,16 +80,22 @@ class Image:
         return not self.repo_tags and not self.repo_digests
 
 
-class DeleteResult(NamedTuple):
-    """One line of ``rmi`` output: ("Untagged", "busybox:latest") or ("Deleted", id)."""
+if TYPE_CHECKING:
 
-    action: str
-    value: str
+    class DeleteResult(NamedTuple):
+        """One line of ``rmi`` output: ("Untagged", "busybox:latest") or ("Deleted", id)."""
 
+        action: str
+        value: str
 
-class PruneReport(NamedTuple):
-    deleted: list[DeleteResult]
-    reclaimed: int
+    class PruneReport(NamedTuple):
+        deleted: list[DeleteResult]
+        reclaimed: int
+else:
+    from collections import namedtuple
+
+    DeleteResult = namedtuple("DeleteResult", "action value")
+    PruneReport = namedtuple("PruneReport", "deleted reclaimed")
 
 
 IMAGE_FILTERS = ("dangling", "label", "before", "since", "reference", "until")

@@ -29,7 +29,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any
+
+TYPE_CHECKING = False  # typing costs every command ~2 ms to import
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "GoStruct",
@@ -79,7 +82,15 @@ def clean_output(s: str) -> str:
         return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in s)
 
 
-class GoStruct(dict[str, Any]):
+if TYPE_CHECKING:
+    _Dict = dict[str, Any]
+    _List = list[Any]
+else:
+    _Dict = dict
+    _List = list
+
+
+class GoStruct(_Dict):
     """A dict standing for a Go struct value.
 
     Field lookup of a missing key is an error (``can't evaluate field``), ``%v`` prints
@@ -93,13 +104,13 @@ class GoStruct(dict[str, Any]):
         self.go_type = go_type
 
 
-class NilSlice(list[Any]):
+class NilSlice(_List):
     """A Go nil slice: empty, prints ``[]``, encodes to JSON ``null``."""
 
     __slots__ = ()
 
 
-class NilMap(dict[str, Any]):
+class NilMap(_Dict):
     """A Go nil map: empty, prints ``map[]``, encodes to JSON ``null``."""
 
     __slots__ = ()
@@ -317,10 +328,13 @@ def sprint_value(v: Any, plus: bool = False) -> str:
     if isinstance(v, (list, tuple)):
         return "[" + " ".join(sprint_value(x, plus) for x in v) + "]"
     if isinstance(v, Mapping):
-        return "map[" + " ".join(
-            sprint_value(k, plus) + ":" + sprint_value(x, plus)
-            for k, x in _sorted_items(v)
-        ) + "]"
+        return (
+            "map["
+            + " ".join(
+                sprint_value(k, plus) + ":" + sprint_value(x, plus) for k, x in _sorted_items(v)
+            )
+            + "]"
+        )
     if _is_stringer(v):
         return str(v)
     return _struct_str(struct_fields(v), plus)
@@ -491,7 +505,16 @@ def _quote_rune(o: int, ascii_only: bool = False) -> str:
 
 class _Spec:
     __slots__ = (
-        "minus", "plus", "plusv", "prec", "sharp", "sharpv", "space", "verb", "width", "zero",
+        "minus",
+        "plus",
+        "plusv",
+        "prec",
+        "sharp",
+        "sharpv",
+        "space",
+        "verb",
+        "width",
+        "zero",
     )
 
     def __init__(self) -> None:
@@ -709,9 +732,11 @@ def _fmt_arg(arg: Any, sp: _Spec) -> str:
     if isinstance(arg, Mapping) and not isinstance(arg, GoStruct):
         inner = _Spec()
         _copy_spec(sp, inner)
-        return "map[" + " ".join(
-            _fmt_arg(k, inner) + ":" + _fmt_arg(x, inner) for k, x in _sorted_items(arg)
-        ) + "]"
+        return (
+            "map["
+            + " ".join(_fmt_arg(k, inner) + ":" + _fmt_arg(x, inner) for k, x in _sorted_items(arg))
+            + "]"
+        )
     fields = list(arg.items()) if isinstance(arg, GoStruct) else struct_fields(arg)
     inner = _Spec()
     _copy_spec(sp, inner)
@@ -891,9 +916,13 @@ def _json_str(s: str, escape_html: bool) -> str:
     start = 0
     for i, c in enumerate(s):
         o = ord(c)
-        if o >= 0x20 and c not in '"\\' and o not in (0x2028, 0x2029) and not (
-            0xD800 <= o <= 0xDFFF
-        ) and not (escape_html and c in "<>&"):
+        if (
+            o >= 0x20
+            and c not in '"\\'
+            and o not in (0x2028, 0x2029)
+            and not (0xD800 <= o <= 0xDFFF)
+            and not (escape_html and c in "<>&")
+        ):
             continue
         out.append(s[start:i])
         start = i + 1
@@ -935,6 +964,9 @@ def _json_enc(v: Any, out: list[str], esc: bool, depth: int) -> None:
         out.append(str(int(v)))
     elif isinstance(v, float):
         out.append(_json_float(v))
+    elif hasattr(v, "__go_json_raw__"):
+        # A MarshalJSON that returns finished bytes: Go copies them as they are.
+        out.append(v.__go_json_raw__())
     elif hasattr(v, "__go_json__"):
         _json_enc(v.__go_json__(), out, esc, depth + 1)
     elif isinstance(v, (NilSlice, NilMap)):

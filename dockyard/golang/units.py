@@ -337,9 +337,7 @@ def get_timestamp(value: str, now: float | None = None) -> str:
         if not in_location and not any(c in value for c in "zZ") and tcolons > 0:
             tcolons -= 1
         if in_location:
-            layout = ("2006-01-02T15", "2006-01-02T15:04", "2006-01-02T15:04:05")[
-                min(tcolons, 2)
-            ]
+            layout = ("2006-01-02T15", "2006-01-02T15:04", "2006-01-02T15:04:05")[min(tcolons, 2)]
         else:
             layout = ("2006-01-02T15Z07:00", "2006-01-02T15:04Z07:00", timefmt.RFC3339)[
                 min(tcolons, 2)

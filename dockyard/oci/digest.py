@@ -10,7 +10,6 @@ words Docker prints.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple, Protocol
 
 from dockyard.errors import InvalidArgument
 
@@ -31,6 +30,20 @@ ERR_INVALID_LENGTH = "invalid checksum digest length"
 ERR_UNSUPPORTED = "unsupported digest algorithm"
 
 
+TYPE_CHECKING = False  # typing costs every command ~2 ms to import
+if TYPE_CHECKING:
+    from typing import NamedTuple, Protocol
+
+    class _DigestFields(NamedTuple):
+        algorithm: str
+        hex: str
+else:
+    from collections import namedtuple
+
+    Protocol = object
+    _DigestFields = namedtuple("_DigestFields", "algorithm hex")
+
+
 class Hasher(Protocol):
     """The part of a :mod:`hashlib` object used to digest a stream."""
 
@@ -39,15 +52,14 @@ class Hasher(Protocol):
     def hexdigest(self) -> str: ...
 
 
-class Digest(NamedTuple):
+class Digest(_DigestFields):
     """A validated digest; ``str(d)`` is the ``algorithm:hex`` form.
 
     A NamedTuple rather than a dataclass: it is defined on every command's
     start-up path, and a dataclass costs an ``exec`` at import.
     """
 
-    algorithm: str
-    hex: str
+    __slots__ = ()
 
     @classmethod
     def parse(cls, s: str) -> Digest:

@@ -17,7 +17,6 @@ Grammar (upstream's reference.go)::
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
 
 from dockyard.errors import InvalidArgument
 from dockyard.oci.digest import parse_digest
@@ -82,17 +81,31 @@ def _p() -> _Patterns:
     return _compiled[0]
 
 
-class Reference(NamedTuple):
+TYPE_CHECKING = False  # typing costs every command ~2 ms to import
+if TYPE_CHECKING:
+    from typing import NamedTuple
+
+    class _ReferenceFields(NamedTuple):
+        domain: str
+        path: str
+        tag: str | None = None
+        digest: str | None = None
+else:
+    from collections import namedtuple
+
+    _ReferenceFields = namedtuple(
+        "_ReferenceFields", "domain path tag digest", defaults=(None, None)
+    )
+
+
+class Reference(_ReferenceFields):
     """A parsed image reference. ``domain`` is empty only for un-normalised names.
 
     A NamedTuple rather than a dataclass: it is defined on every command's
     start-up path, and a dataclass costs an ``exec`` at import.
     """
 
-    domain: str
-    path: str
-    tag: str | None = None
-    digest: str | None = None
+    __slots__ = ()
 
     @property
     def name(self) -> str:

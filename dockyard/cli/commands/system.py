@@ -20,10 +20,8 @@ def cmd_df(engine: EngineFactory, argv: list[str], name: str) -> int:
     from dockyard.golang.units import human_size
 
     p = CommandParser(name, "[OPTIONS]", "Show dockyard disk usage")
-    p.add_argument("--format", metavar="string", help="Format output using a custom template")
-    p.add_argument(
-        "-v", "--verbose", action="store_true", help="Show detailed information on space usage"
-    )
+    p.option("--format", help="Format output using a custom template")
+    p.flag("-v", "--verbose", help="Show detailed information on space usage")
     ns = p.parse(argv, max_args=0)
     e = engine()
     usage = e.system.disk_usage()
@@ -101,7 +99,7 @@ def _df_verbose(e: Engine, usage: dict[str, Any], fmt: str | None) -> int:
     by_short = {k.removeprefix("sha256:")[:12]: k for k in images}
     for row in rows:
         summary = summaries[by_short[row["ID"]]]
-        row["SharedSize"] = human_size(summary["SharedSize"])
+        row["SharedSize"] = human_size(summary["SharedSize"], 4)
         row["UniqueSize"] = human_size(summary["Size"] - summary["SharedSize"], 4)
         row["Containers"] = str(summary["Containers"])
     out = "Images space usage:\n\n"
@@ -130,18 +128,10 @@ def cmd_prune(engine: EngineFactory, argv: list[str], name: str) -> int:
     from dockyard.engine.filters import Filters
 
     p = CommandParser(name, "[OPTIONS]", "Remove unused data")
-    p.add_argument(
-        "-a", "--all", action="store_true", help="Remove all unused images not just dangling ones"
-    )
-    p.add_argument(
-        "--filter",
-        action="append",
-        default=[],
-        metavar="filter",
-        help='Provide filter values (e.g. "label=<key>=<value>")',
-    )
-    p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
-    p.add_argument("--volumes", action="store_true", help="Prune anonymous volumes")
+    p.flag("-a", "--all", help="Remove all unused images not just dangling ones")
+    p.multi("--filter", metavar="filter", help='Provide filter values (e.g. "label=<key>=<value>")')
+    p.flag("-f", "--force", help="Do not prompt for confirmation")
+    p.flag("--volumes", help="Prune anonymous volumes")
     ns = p.parse(argv, max_args=0)
     filters = Filters.from_cli(ns.filter)
     if not ns.force:
@@ -174,7 +164,7 @@ def cmd_prune(engine: EngineFactory, argv: list[str], name: str) -> int:
 
 def cmd_info(engine: EngineFactory, argv: list[str], name: str) -> int:
     p = CommandParser(name, "[OPTIONS]", "Display system-wide information")
-    p.add_argument("-f", "--format", metavar="string", help="Format output using a custom template")
+    p.option("-f", "--format", help="Format output using a custom template")
     ns = p.parse(argv, max_args=0)
     info = engine().system.info()
     if ns.format:
@@ -248,7 +238,7 @@ def cmd_version(engine: EngineFactory, argv: list[str], name: str) -> int:
     from dockyard import __version__
 
     p = CommandParser(name, "[OPTIONS]", "Show the dockyard version information")
-    p.add_argument("-f", "--format", metavar="string", help="Format output using a custom template")
+    p.option("-f", "--format", help="Format output using a custom template")
     ns = p.parse(argv, max_args=0)
     server = engine().system.version()
     arch = server["Arch"]

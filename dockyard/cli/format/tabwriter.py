@@ -14,7 +14,10 @@ The ``Escape`` (0xff) and ``FilterHTML`` features are not supported.
 
 from __future__ import annotations
 
-from typing import TextIO
+TYPE_CHECKING = False  # typing costs every command ~2 ms to import
+if TYPE_CHECKING:
+    from typing import TextIO
+
 
 __all__ = [
     "ALIGN_RIGHT",

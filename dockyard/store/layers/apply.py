@@ -368,9 +368,7 @@ class _Applier:
 
     def _root_entry(self, e: Entry) -> None:
         if e.type != DIR:
-            raise InvalidArgument(
-                f"invalid tar header: {_q(e.name)} would replace the layer root"
-            )
+            raise InvalidArgument(f"invalid tar header: {_q(e.name)} would replace the layer root")
         uid, gid = self._ids(e)
         fd = self.root.fd
         os.chown(fd, uid, gid)
@@ -418,8 +416,12 @@ class _Applier:
                 self._drop_stale_xattrs(pfd, base, e)
         self._meta(pfd, base, e)
         if replaces_whiteout:
-            os.setxattr(b"/proc/self/fd/%d/%s" % (pfd, base), OVERLAY_OPAQUE_XATTR, b"y",
-                        follow_symlinks=False)
+            os.setxattr(
+                b"/proc/self/fd/%d/%s" % (pfd, base),
+                OVERLAY_OPAQUE_XATTR,
+                b"y",
+                follow_symlinks=False,
+            )
         self.dirs.append((phys, *self._times(e)))
 
     def _symlink(self, e: Entry, reader: TarReader, pfd: int, base: bytes, phys: bytes) -> None:
@@ -437,6 +439,7 @@ class _Applier:
 
     def _node(self, e: Entry, reader: TarReader, pfd: int, base: bytes, phys: bytes) -> None:
         if e.type == FIFO:
+
             def make() -> None:
                 os.mkfifo(base, 0o600, dir_fd=pfd)
         else:
@@ -445,6 +448,7 @@ class _Applier:
 
             def make() -> None:
                 os.mknod(base, kind | 0o600, device, dir_fd=pfd)
+
         try:
             make()
         except FileExistsError:
@@ -504,7 +508,7 @@ class _Applier:
             else:
                 self._clear_opaque(pfd, pphys)
             return
-        orig = base[len(WHITEOUT_PREFIX):]
+        orig = base[len(WHITEOUT_PREFIX) :]
         if orig in (b"", b".", b".."):
             raise InvalidArgument(f"invalid tar header: invalid whiteout {_q(e.name)}")
         ophys = pphys + b"/" + orig if pphys else orig

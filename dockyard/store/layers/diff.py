@@ -181,8 +181,9 @@ class _Tree:
                 f"{self.path}: /{os.fsdecode(b.path)} became a symlink while the diff was read"
             ) from None
         except OSError as err:
-            raise SystemFailure(f"cannot read {self.path}/{os.fsdecode(rel)}: {err.strerror}") \
-                from None
+            raise SystemFailure(
+                f"cannot read {self.path}/{os.fsdecode(rel)}: {err.strerror}"
+            ) from None
 
     def _dir(self, rel: bytes) -> int:
         self._root.release()
@@ -262,9 +263,7 @@ def xattrs_of(path: bytes, *, overlay_check: bool = False) -> dict[bytes, bytes]
         k = os.fsencode(key)
         if k.startswith(_OVERLAY_PREFIXES):
             if overlay_check and k in (_METACOPY_XATTR, _REDIRECT_XATTR):
-                raise Unsupported(
-                    f"overlay upper directory uses {key}: diff it in compare mode"
-                )
+                raise Unsupported(f"overlay upper directory uses {key}: diff it in compare mode")
             continue
         if k in _SKIPPED_XATTRS:
             continue
@@ -457,8 +456,15 @@ def _write_entry(
         return  # vanished since the walk
     fmt = stat.S_IFMT(st.st_mode)
     xattrs = xattrs_of(b"/proc/self/fd/%d/%s" % (fd, base), overlay_check=overlay)
-    e = Entry(rel, REG, mode=stat.S_IMODE(st.st_mode), uid=st.st_uid, gid=st.st_gid,
-              mtime_ns=st.st_mtime_ns, xattrs=xattrs)
+    e = Entry(
+        rel,
+        REG,
+        mode=stat.S_IMODE(st.st_mode),
+        uid=st.st_uid,
+        gid=st.st_gid,
+        mtime_ns=st.st_mtime_ns,
+        xattrs=xattrs,
+    )
     if fmt == stat.S_IFDIR:
         e.type = DIR
         e.name = rel + b"/"

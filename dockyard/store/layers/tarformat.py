@@ -44,8 +44,15 @@ _GNU_SPARSE = b"S"
 _HEADER_ONLY = frozenset((LNK, SYM, CHR, BLK, DIR, FIFO))
 
 # File-type bits Docker puts in the mode field (Go's c_IS* constants).
-_TYPE_BITS = {REG: 0o100000, LNK: 0o100000, SYM: 0o120000, CHR: 0o020000,
-              BLK: 0o060000, DIR: 0o040000, FIFO: 0o010000}
+_TYPE_BITS = {
+    REG: 0o100000,
+    LNK: 0o100000,
+    SYM: 0o120000,
+    CHR: 0o020000,
+    BLK: 0o060000,
+    DIR: 0o040000,
+    FIFO: 0o010000,
+}
 
 
 class Readable(Protocol):
@@ -59,8 +66,20 @@ class Writable(Protocol):
 class Entry:
     """One tar member. ``mode`` holds the permission bits (07777) only."""
 
-    __slots__ = ("atime_ns", "devmajor", "devminor", "gid", "linkname", "mode", "mtime_ns",
-                 "name", "size", "type", "uid", "xattrs")
+    __slots__ = (
+        "atime_ns",
+        "devmajor",
+        "devminor",
+        "gid",
+        "linkname",
+        "mode",
+        "mtime_ns",
+        "name",
+        "size",
+        "type",
+        "uid",
+        "xattrs",
+    )
 
     def __init__(
         self,
@@ -388,9 +407,20 @@ class TarReader:
             size = 0
         self._data_left = size
         self._pad_left = -size % BLOCK
-        return Entry(name, typ, mode=mode, uid=uid, gid=gid, size=size, mtime_ns=mtime_ns,
-                     atime_ns=atime_ns, linkname=linkname, devmajor=devmajor,
-                     devminor=devminor, xattrs=xattrs)
+        return Entry(
+            name,
+            typ,
+            mode=mode,
+            uid=uid,
+            gid=gid,
+            size=size,
+            mtime_ns=mtime_ns,
+            atime_ns=atime_ns,
+            linkname=linkname,
+            devmajor=devmajor,
+            devminor=devminor,
+            xattrs=xattrs,
+        )
 
 
 _ZERO_BLOCK = bytes(BLOCK)
@@ -409,6 +439,7 @@ def _check_sum(blk: bytes) -> None:
 
 
 # -- writing ----------------------------------------------------------------------
+
 
 def _octal(value: int, width: int) -> bytes:
     """A NUL-terminated octal field, or zeros when the value needs a PAX record."""
@@ -431,8 +462,18 @@ def _ascii(name: bytes) -> bytes:
     return name if name.isascii() else bytes(b for b in name if b < 0x80)
 
 
-def _ustar(name: bytes, mode: int, uid: int, gid: int, size: int, mtime: int, typ: bytes,
-           linkname: bytes, devmajor: int, devminor: int) -> bytes:
+def _ustar(
+    name: bytes,
+    mode: int,
+    uid: int,
+    gid: int,
+    size: int,
+    mtime: int,
+    typ: bytes,
+    linkname: bytes,
+    devmajor: int,
+    devminor: int,
+) -> bytes:
     head = (
         _ascii(name)[:100].ljust(100, b"\0")
         + _octal(mode, 8)
@@ -475,8 +516,9 @@ def encode_header(e: Entry) -> bytes:
         for k, v in e.xattrs.items():
             records[b"SCHILY.xattr." + k] = v
     mode = (e.mode & 0o7777) | _TYPE_BITS.get(e.type, 0)
-    main = _ustar(e.name, mode, e.uid, e.gid, size, mtime, e.type, e.linkname,
-                  e.devmajor, e.devminor)
+    main = _ustar(
+        e.name, mode, e.uid, e.gid, size, mtime, e.type, e.linkname, e.devmajor, e.devminor
+    )
     if not records:
         return main
     data = b"".join(_pax_record(k, records[k]) for k in sorted(records))
