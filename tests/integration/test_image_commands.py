@@ -466,3 +466,43 @@ def test_vfs_driver(dy: Dockyard, busybox_tar: Path, tmp_path: Path) -> None:
     # A root made with one driver refuses the other, clearly.
     other = dy.fails("--storage-driver", "overlay", "inspect", "v:1")
     assert other.code == 1 and len(other.err.strip().splitlines()) == 1
+
+
+def test_rmi_refuses_an_image_a_container_uses(dy: Dockyard, busybox: str) -> None:
+    # Containers arrive with their own issue; the image service's rule is already
+    # here: a container row that names the image blocks rmi unless forced.
+    engine = dy.engine()
+    try:
+        with engine.db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO containers (id, name, image_id, created) VALUES (?, ?, ?, 0)",
+                ("c" * 64, "user", busybox),
+            )
+    finally:
+        engine.close()
+    refused = dy.fails("rmi", busybox[7:19])
+    assert refused.err == (
+        f"Error response from daemon: conflict: unable to delete {busybox[7:19]} (must be"
+        f" forced) - image is being used by stopped container {'c' * 12}\n"
+    )
+    # By name, the tag goes but the image stays for its container.
+    assert dy("rmi", "busybox").out == "Untagged: busybox:latest\n"
+    assert dy("images", "-aq", "--no-trunc").out == busybox + "\n"
+    assert dy("image", "prune", "-a", "-f").out == "Total reclaimed space: 0B\n"
+
+
+def test_prune_filters_and_verbose_df(dy: Dockyard, busybox_tar: Path) -> None:
+    dy("import", "-c", "LABEL keep=yes", str(busybox_tar), "labelled:1")
+    dy("import", "-m", "plain", str(busybox_tar), "plain:1")
+    # Both are younger than an hour: until=1h keeps them.
+    assert dy("image", "prune", "-a", "-f", "--filter", "until=1h").out == (
+        "Total reclaimed space: 0B\n"
+    )
+    out = dy("image", "prune", "-a", "-f", "--filter", "label!=keep=yes").out
+    assert "untagged: plain:1" in out and "labelled" not in out
+    verbose = dy("system", "df", "-v").out
+    assert verbose.startswith("Images space usage:\n\nREPOSITORY ")
+    assert "SHARED SIZE   UNIQUE SIZE   CONTAINERS" in verbose
+    assert "labelled" in verbose
+    bad = dy.fails("image", "prune", "-f", "--filter", "foo=bar")
+    assert bad.err == "Error response from daemon: Invalid filter 'foo'\n"
