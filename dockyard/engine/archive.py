@@ -303,23 +303,18 @@ class ImageArchive:
                 "size": len(manifest_bytes),
             }
             familiar_tags = [refs.parse_reference(t).familiar() for t in tags]
-            if tags:
-                for tag, familiar in zip(tags, familiar_tags, strict=True):
-                    ref = refs.parse_reference(tag)
-                    index_manifests.append(
-                        descriptor
-                        | {
-                            "annotations": {
-                                "io.containerd.image.name": tag,
-                                "org.opencontainers.image.ref.name": ref.tag or "latest",
-                            }
-                        }
-                    )
-                    repositories.setdefault(ref.familiar_name, {})[ref.tag or "latest"] = (
-                        layer_paths[-1].rsplit("/", 1)[-1] if layer_paths else image_id[7:]
-                    )
-                    del familiar
-            else:
+            # Docker's legacy "repositories" file names each tag's top layer.
+            top = layer_paths[-1].rsplit("/", 1)[-1] if layer_paths else image_id[7:]
+            for tag in tags:
+                ref = refs.parse_reference(tag)
+                name = ref.tag or "latest"
+                annotations = {
+                    "io.containerd.image.name": tag,
+                    "org.opencontainers.image.ref.name": name,
+                }
+                index_manifests.append(descriptor | {"annotations": annotations})
+                repositories.setdefault(ref.familiar_name, {})[name] = top
+            if not tags:
                 index_manifests.append(descriptor)
             docker_manifest.append(
                 {

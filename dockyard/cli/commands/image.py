@@ -183,7 +183,10 @@ def inspect_image(engine: Engine, name: str) -> dict[str, Any]:
 
 
 def _inspect(
-    engine: EngineFactory, names: list[str], fmt: str | None, missing: Callable[[str], str]
+    engine: EngineFactory,
+    names: list[str],
+    fmt: str | None,
+    missing: Callable[[str, NotFound], str],
 ) -> int:
     e = engine()
     found: list[dict[str, Any]] = []
@@ -191,8 +194,8 @@ def _inspect(
     for name in names:
         try:
             found.append(inspect_image(e, name))
-        except NotFound:
-            errors.append(missing(name))
+        except NotFound as exc:
+            errors.append(missing(name, exc))
     if fmt:
         for item in found:
             write(render_object(item, fmt) if fmt != "json" else dump_json([item]))
@@ -214,7 +217,7 @@ def cmd_inspect(engine: EngineFactory, argv: list[str], name: str) -> int:
         engine,
         ns.args,
         ns.format,
-        lambda n: f"Error response from daemon: No such image: {_display(n)}",
+        lambda _, exc: f"Error response from daemon: {exc.message}",
     )
 
 
@@ -243,15 +246,7 @@ def cmd_inspect_any(engine: EngineFactory, argv: list[str], name: str) -> int:
             write("[]\n")
             return 1
         raise ClientError(f'"{ns.type}" is not a valid value for --type')
-    return _inspect(engine, ns.args, ns.format, lambda n: f"Error: No such object: {n}")
-
-
-def _display(name: str) -> str:
-    try:
-        parsed = refs.parse_any_reference(name)
-    except InvalidArgument:
-        return name
-    return name if isinstance(parsed, str) else parsed.docker_ref().familiar()
+    return _inspect(engine, ns.args, ns.format, lambda n, _: f"Error: No such object: {n}")
 
 
 def cmd_history(engine: EngineFactory, argv: list[str], name: str) -> int:
