@@ -37,13 +37,33 @@ COMMANDS: dict[str, str] = {
     "image load": "image:cmd_load",
     "load": "image:cmd_load",
     "inspect": "image:cmd_inspect_any",
+    "volume create": "volume:cmd_create",
+    "volume ls": "volume:cmd_ls",
+    "volume list": "volume:cmd_ls",
+    "volume inspect": "volume:cmd_inspect",
+    "volume rm": "volume:cmd_rm",
+    "volume remove": "volume:cmd_rm",
+    "volume prune": "volume:cmd_prune",
+    "create": "container:cmd_create",
+    "container create": "container:cmd_create",
+    "ps": "container:cmd_ps",
+    "container ls": "container:cmd_ps",
+    "container list": "container:cmd_ps",
+    "container ps": "container:cmd_ps",
+    "rm": "container:cmd_rm",
+    "container rm": "container:cmd_rm",
+    "container remove": "container:cmd_rm",
+    "rename": "container:cmd_rename",
+    "container rename": "container:cmd_rename",
+    "container inspect": "container:cmd_inspect",
+    "container prune": "container:cmd_prune",
     "system df": "system:cmd_df",
     "system prune": "system:cmd_prune",
     "system info": "system:cmd_info",
     "info": "system:cmd_info",
     "version": "system:cmd_version",
 }
-GROUPS = {"image", "system"}
+GROUPS = {"container", "image", "system", "volume"}
 
 GLOBAL_HELP = """
 Usage:  dockyard [OPTIONS] COMMAND
@@ -57,8 +77,10 @@ Common Commands:
   version     Show the dockyard version information
 
 Management Commands:
+  container   Manage containers
   image       Manage images
   system      Manage dockyard
+  volume      Manage volumes
 
 Commands:
   history     Show the history of an image

@@ -16,10 +16,12 @@ if TYPE_CHECKING:
     from typing import BinaryIO
 
     from dockyard.engine.archive import ImageArchive
+    from dockyard.engine.containers import ContainerService
     from dockyard.engine.events import EventLog
     from dockyard.engine.images import ImageService
     from dockyard.engine.layerstore import Layer, LayerStore
     from dockyard.engine.system import SystemService
+    from dockyard.engine.volumes import VolumeService
     from dockyard.store.content import ContentStore
     from dockyard.store.metadata import Database, Leases
     from dockyard.store.snapshots.base import Snapshotter
@@ -111,6 +113,19 @@ class Engine:
         from dockyard.engine.archive import ImageArchive
 
         return ImageArchive(self.images, self.layers, self.content, self.leases)
+
+    @cached_property
+    def volumes(self) -> VolumeService:
+        from dockyard.engine.volumes import VolumeService
+
+        os.makedirs(self.options.root, mode=0o711, exist_ok=True)
+        return VolumeService(self.db, self.options.root, self.events.record)
+
+    @cached_property
+    def containers(self) -> ContainerService:
+        from dockyard.engine.containers import ContainerService
+
+        return ContainerService(self)
 
     @cached_property
     def system(self) -> SystemService:

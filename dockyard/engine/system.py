@@ -99,7 +99,7 @@ class SystemService:
             "LayersSize": layers_size,
             "Images": summaries,
             "Containers": [],
-            "Volumes": [],
+            "Volumes": e.volumes.usage(),
             "BuildCache": [dict(r) for r in build_cache_rows],
         }
 

@@ -12,6 +12,8 @@ import dockyard
 
 def test_every_module_imports() -> None:
     for module in pkgutil.walk_packages(dockyard.__path__, "dockyard."):
+        if module.name.endswith(".__main__"):
+            continue  # an entry point runs when imported
         importlib.import_module(module.name)
 
 

@@ -222,6 +222,9 @@ def cmd_inspect(engine: EngineFactory, argv: list[str], name: str) -> int:
 
 
 def cmd_inspect_any(engine: EngineFactory, argv: list[str], name: str) -> int:
+    """``inspect``: containers first, then images, as Docker looks them up."""
+    from dockyard.cli.commands.container import inspect_container
+
     p = CommandParser(
         name, "[OPTIONS] NAME|ID [NAME|ID...]", "Return low-level information on Docker objects"
     )
@@ -229,24 +232,50 @@ def cmd_inspect_any(engine: EngineFactory, argv: list[str], name: str) -> int:
     p.flag("-s", "--size", help="Display total file sizes if the type is container")
     p.option("--type", help="Only inspect objects of the given type")
     ns = p.parse(argv, min_args=1)
-    if ns.type not in (None, "image"):
-        if ns.type in (
-            "container",
-            "network",
-            "volume",
-            "node",
-            "service",
-            "task",
-            "secret",
-            "config",
-            "plugin",
-        ):
-            for n in ns.args:
-                sys.stderr.write(f"Error: No such {ns.type}: {n}\n")
-            write("[]\n")
-            return 1
+    known = (
+        "container",
+        "image",
+        "network",
+        "volume",
+        "node",
+        "service",
+        "task",
+        "secret",
+        "config",
+        "plugin",
+    )
+    if ns.type is not None and ns.type not in known:
         raise ClientError(f'"{ns.type}" is not a valid value for --type')
-    return _inspect(engine, ns.args, ns.format, lambda n, _: f"Error: No such object: {n}")
+    e = engine()
+    found: list[dict[str, Any]] = []
+    errors: list[str] = []
+    for target in ns.args:
+        if ns.type in (None, "container"):
+            container = e.containers.try_get(target)
+            if container is not None:
+                found.append(inspect_container(e, container, ns.size))
+                continue
+        if ns.type in (None, "image"):
+            try:
+                found.append(inspect_image(e, target))
+                continue
+            except NotFound:
+                pass
+        if ns.type in (None, "volume"):
+            try:
+                found.append(e.volumes.get(target).inspect())
+                continue
+            except NotFound:
+                pass
+        kind = "object" if ns.type is None else ns.type
+        errors.append(f"Error: No such {kind}: {target}")
+    if ns.format and ns.format != "json":
+        write("".join(render_object(item, ns.format) for item in found))
+    else:
+        write(dump_json(found))
+    for message in errors:
+        sys.stderr.write(message + "\n")
+    return 1 if errors else 0
 
 
 def cmd_history(engine: EngineFactory, argv: list[str], name: str) -> int:

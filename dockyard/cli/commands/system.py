@@ -42,13 +42,7 @@ def cmd_df(engine: EngineFactory, argv: list[str], name: str) -> int:
             "Reclaimable": _percent(reclaimable, total),
         },
         {"Type": "Containers", "TotalCount": "0", "Active": "0", "Size": "0B", "Reclaimable": "0B"},
-        {
-            "Type": "Local Volumes",
-            "TotalCount": "0",
-            "Active": "0",
-            "Size": "0B",
-            "Reclaimable": "0B",
-        },
+        _volumes_row(usage["Volumes"]),
         {
             "Type": "Build Cache",
             "TotalCount": str(len(usage["BuildCache"])),
@@ -67,6 +61,22 @@ def cmd_df(engine: EngineFactory, argv: list[str], name: str) -> int:
     }
     write(render_rows(rows, ns.format, default, headers))
     return 0
+
+
+def _volumes_row(volumes: list[dict[str, Any]]) -> dict[str, str]:
+    """The Local Volumes row: sizes of every volume, reclaimable = unused ones."""
+    from dockyard.golang.units import human_size
+
+    sizes = [v["UsageData"] for v in volumes]
+    total = sum(u["Size"] for u in sizes if u["Size"] != -1)
+    unused = sum(u["Size"] for u in sizes if u["Size"] != -1 and u["RefCount"] == 0)
+    return {
+        "Type": "Local Volumes",
+        "TotalCount": str(len(volumes)),
+        "Active": str(sum(1 for u in sizes if u["RefCount"] > 0)),
+        "Size": human_size(total, 4),
+        "Reclaimable": _percent(unused, total),
+    }
 
 
 def _layers_of(e: Engine, image_ids: list[str]) -> int:
@@ -115,7 +125,19 @@ def _df_verbose(e: Engine, usage: dict[str, Any], fmt: str | None) -> int:
         "CONTAINER ID   IMAGE     COMMAND   LOCAL VOLUMES   SIZE      CREATED   STATUS    NAMES\n"
     )
     out += "\nLocal Volumes space usage:\n\n"
-    out += "VOLUME NAME   LINKS     SIZE\n"
+    out += render_rows(
+        [
+            {
+                "Name": v["Name"],
+                "Links": str(v["UsageData"]["RefCount"]),
+                "Size": human_size(v["UsageData"]["Size"], 4),
+            }
+            for v in sorted(usage["Volumes"], key=lambda v: str(v["Name"]))
+        ],
+        None,
+        "table {{.Name}}\t{{.Links}}\t{{.Size}}",
+        {"Name": "VOLUME NAME", "Links": "LINKS", "Size": "SIZE"},
+    )
     out += "\nBuild cache usage: 0B\n\n"
     out += "CACHE ID   CACHE TYPE   SIZE      CREATED   LAST USED   USAGE     SHARED\n"
     del fmt
@@ -155,10 +177,24 @@ def cmd_prune(engine: EngineFactory, argv: list[str], name: str) -> int:
         )
         if not confirm(f"{warning}\nAre you sure you want to continue? [y/N] "):
             return 0
+    from dockyard.golang.units import human_size
+
     e = engine()
+    # Docker's order: stopped containers, (networks,) volumes, images, build cache.
+    containers, reclaimed = e.containers.prune(filters)
+    out = ""
+    if containers:
+        out += "Deleted Containers:\n" + "".join(c + "\n" for c in containers) + "\n"
+    if ns.volumes:
+        volumes = e.volumes.prune(filters=filters)
+        reclaimed += volumes.reclaimed
+        if volumes.deleted:
+            out += "Deleted Volumes:\n" + "".join(v + "\n" for v in volumes.deleted) + "\n"
     report = e.images.prune(all_images=ns.all, filters=filters)
-    orphans = e.system.collect_orphans()
-    write(prune_report(report.deleted, report.reclaimed + orphans.reclaimed))
+    reclaimed += report.reclaimed + e.system.collect_orphans().reclaimed
+    images = prune_report(report.deleted, 0)
+    out += images[: images.rindex("Total reclaimed space:")]
+    write(out + f"Total reclaimed space: {human_size(reclaimed, 4)}\n")
     return 0
 
 

@@ -1,0 +1,349 @@
+"""Container commands that work on records: create, ps, rm, rename, inspect, prune.
+
+Starting, stopping and attaching arrive with the container runtime and monitor.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from dockyard.cli.output import Row, confirm, dump_json, render_object, render_rows, write
+from dockyard.cli.parser import CommandParser
+from dockyard.errors import DockyardError, NotFound
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from dockyard.engine import Engine
+    from dockyard.engine.containers import Container
+
+    EngineFactory = Callable[[], Engine]
+
+PS_HEADERS = {
+    "ID": "CONTAINER ID",
+    "Image": "IMAGE",
+    "Command": "COMMAND",
+    "CreatedAt": "CREATED AT",
+    "RunningFor": "CREATED",
+    "Ports": "PORTS",
+    "State": "STATE",
+    "Status": "STATUS",
+    "Size": "SIZE",
+    "Names": "NAMES",
+    "Labels": "LABELS",
+    "Mounts": "MOUNTS",
+    "Networks": "NETWORKS",
+    "LocalVolumes": "LOCAL VOLUMES",
+}
+
+
+def cmd_create(engine: EngineFactory, argv: list[str], name: str) -> int:
+    from dockyard.cli.runflags import RUN_USAGE, add_run_flags, build_container_request
+
+    p = CommandParser(name, RUN_USAGE, "Create a new container")
+    add_run_flags(p)
+    ns = p.parse(argv, min_args=1, interspersed=False)
+    image, config, host, networking = build_container_request(ns, p)
+    e = engine()
+    if ns.pull == "always":
+        raise NotFound(f"pulling {image}: registries arrive with their own issue")
+    try:
+        container = e.containers.create(image, config, host, networking, name=ns.name)
+    except NotFound as exc:
+        if ns.pull == "never" or "No such image" not in exc.message:
+            raise
+        sys.stderr.write(f"Unable to find image '{_display(image)}' locally\n")
+        raise NotFound(
+            f"pull access denied for {image.split(':')[0]}, repository does not"
+            " exist (pulling arrives with the registry issue)"
+        ) from None
+    if ns.cidfile:
+        _write_cidfile(ns.cidfile, container.id)
+    write(container.id + "\n")
+    return 0
+
+
+def _display(image: str) -> str:
+    from dockyard.oci import reference as refs
+
+    try:
+        return refs.parse_reference(image).with_default_tag().familiar()
+    except DockyardError:
+        return image
+
+
+def _write_cidfile(path: str, container_id: str) -> None:
+    import os
+
+    if os.path.exists(path):
+        raise DockyardError(
+            f"container ID file found, make sure the other container isn't running or delete {path}"
+        )
+    with open(path, "w") as f:
+        f.write(container_id)
+
+
+def _command(container: Container, trunc: bool) -> str:
+    from dockyard.golang.fmt import go_quote
+
+    # Docker's daemon quotes arguments with spaces in its summary.
+    args = [f"'{a}'" if " " in a else a for a in container.spec.get("Args", [])]
+    command = " ".join([container.spec.get("Path", ""), *args]).strip()
+    if trunc and len(command) > 20:
+        command = command[:19] + "…"
+    return go_quote(command)
+
+
+def status_text(container: Container, now: float) -> str:
+    from dockyard.golang.units import human_duration
+    from dockyard.timeutil import parse_rfc3339
+
+    state = container.state
+    status = container.status
+    if status == "created":
+        return "Created"
+    if status in ("running", "paused", "restarting"):
+        started = parse_rfc3339(state.get("StartedAt") or "1970-01-01T00:00:00Z")
+        text = "Up " + human_duration(now - started)
+        if status == "paused":
+            text += " (Paused)"
+        health = (state.get("Health") or {}).get("Status")
+        if health:
+            text += f" ({'health: starting' if health == 'starting' else health})"
+        if status == "restarting":
+            return f"Restarting ({state.get('ExitCode', 0)}) {human_duration(now - started)} ago"
+        return text
+    if status == "dead":
+        return "Dead"
+    finished = parse_rfc3339(state.get("FinishedAt") or "1970-01-01T00:00:00Z")
+    return f"Exited ({state.get('ExitCode', 0)}) {human_duration(now - finished)} ago"
+
+
+def container_rows(e: Engine, containers: list[Container], *, trunc: bool, size: bool) -> list[Row]:
+    from dockyard.golang.timefmt import created_at
+    from dockyard.golang.units import human_duration, human_size
+
+    now = time.time()
+    rows = []
+    for c in containers:
+        labels = c.config.get("Labels") or {}
+        row = Row(
+            ID=c.id[:12] if trunc else c.id,
+            Image=e.containers.image_name(c),
+            Command=_command(c, trunc),
+            CreatedAt=created_at(int(c.created)),
+            RunningFor=human_duration(now - c.created) + " ago",
+            Ports="",
+            State=c.status,
+            Status=status_text(c, now),
+            Names=c.name,
+            Labels=",".join(f"{k}={v}" for k, v in sorted(labels.items())),
+            Mounts="",
+            Networks="",
+            LocalVolumes="0",
+            Size="",
+        )
+        if size:
+            rw = e.containers.size(c)
+            virtual = e.images.get(c.image_id).size if c.image_id else 0
+            row["Size"] = f"{human_size(rw)} (virtual {human_size(rw + virtual)})"
+        rows.append(row)
+    return rows
+
+
+def cmd_ps(engine: EngineFactory, argv: list[str], name: str) -> int:
+    from dockyard.engine.filters import Filters
+
+    p = CommandParser(name, "[OPTIONS]", "List containers")
+    p.flag("-a", "--all", help="Show all containers (default shows just running)")
+    p.multi("-f", "--filter", metavar="filter", help="Filter output based on conditions provided")
+    p.option("--format", help="Format output using a custom template")
+    p.option(
+        "-n", "--last", metavar="int", help="Show n last created containers (includes all states)"
+    )
+    p.flag("-l", "--latest", help="Show the latest created container (includes all states)")
+    p.flag("--no-trunc", help="Don't truncate output")
+    p.flag("-q", "--quiet", help="Only display container IDs")
+    p.flag("-s", "--size", help="Display total file sizes")
+    ns = p.parse(argv, max_args=0)
+    limit = -1
+    if ns.last is not None:
+        try:
+            limit = int(ns.last)
+        except ValueError:
+            p.fail(
+                f'invalid argument "{ns.last}" for "-n, --last" flag: strconv.ParseInt:'
+                f' parsing "{ns.last}": invalid syntax'
+            )
+    if ns.latest:
+        limit = 1
+    e = engine()
+    containers = e.containers.list_containers(
+        show_all=ns.all, filters=Filters.from_cli(ns.filter), limit=limit
+    )
+    if ns.quiet:
+        write("".join((c.id if ns.no_trunc else c.id[:12]) + "\n" for c in containers))
+        return 0
+    rows = container_rows(e, containers, trunc=not ns.no_trunc, size=ns.size)
+    default = (
+        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}"
+        "\t{{.Ports}}\t{{.Names}}"
+    )
+    if ns.size:
+        default += "\t{{.Size}}"
+    write(render_rows(rows, ns.format, default, PS_HEADERS))
+    return 0
+
+
+def cmd_rm(engine: EngineFactory, argv: list[str], name: str) -> int:
+    p = CommandParser(name, "[OPTIONS] CONTAINER [CONTAINER...]", "Remove one or more containers")
+    p.flag("-f", "--force", help="Force the removal of a running container (uses SIGKILL)")
+    p.flag("-l", "--link", help="Remove the specified link")
+    p.flag("-v", "--volumes", help="Remove anonymous volumes associated with the container")
+    ns = p.parse(argv, min_args=1)
+    e = engine()
+    failed = False
+    for target in ns.args:
+        try:
+            e.containers.remove(target, force=ns.force, volumes=ns.volumes)
+        except NotFound as exc:
+            if ns.force:
+                continue
+            sys.stderr.write(f"Error response from daemon: {exc.message}\n")
+            failed = True
+            continue
+        except DockyardError as exc:
+            sys.stderr.write(f"Error response from daemon: {exc.message}\n")
+            failed = True
+            continue
+        write(target + "\n")
+    return 1 if failed else 0
+
+
+def cmd_rename(engine: EngineFactory, argv: list[str], name: str) -> int:
+    p = CommandParser(name, "CONTAINER NEW_NAME", "Rename a container")
+    ns = p.parse(argv, min_args=2, max_args=2)
+    engine().containers.rename(ns.args[0], ns.args[1])
+    return 0
+
+
+def cmd_prune(engine: EngineFactory, argv: list[str], name: str) -> int:
+    from dockyard.engine.filters import Filters
+    from dockyard.golang.units import human_size
+
+    p = CommandParser(name, "[OPTIONS]", "Remove all stopped containers")
+    p.multi("--filter", metavar="filter", help='Provide filter values (e.g. "until=<timestamp>")')
+    p.flag("-f", "--force", help="Do not prompt for confirmation")
+    ns = p.parse(argv, max_args=0)
+    filters = Filters.from_cli(ns.filter)
+    if not ns.force and not confirm(
+        "WARNING! This will remove all stopped containers.\n"
+        "Are you sure you want to continue? [y/N] "
+    ):
+        return 0
+    removed, reclaimed = engine().containers.prune(filters)
+    out = ""
+    if removed:
+        out += "Deleted Containers:\n" + "".join(c + "\n" for c in removed) + "\n"
+    write(out + f"Total reclaimed space: {human_size(reclaimed, 4)}\n")
+    return 0
+
+
+def inspect_container(e: Engine, container: Container, size: bool = False) -> dict[str, Any]:
+    """``docker container inspect``'s JSON (Engine API v1.43 shape)."""
+    spec = container.spec
+    directory = e.containers.container_dir(container.id)
+    graph: dict[str, Any] = {"Data": None, "Name": e.storage_driver}
+    if e.snapshots.exists(container.snapshot_key):
+        graph["Data"] = e.snapshots.graph_driver_data(container.snapshot_key) or None
+    if graph["Name"] == "overlay":
+        graph["Name"] = "overlay2"
+    started = container.status != "created"
+    result: dict[str, Any] = {
+        "Id": container.id,
+        "Created": spec.get("Created", ""),
+        "Path": spec.get("Path", ""),
+        "Args": spec.get("Args", []),
+        "State": container.state,
+        "Image": container.image_id,
+        "ResolvConfPath": f"{directory}/resolv.conf" if started else "",
+        "HostnamePath": f"{directory}/hostname" if started else "",
+        "HostsPath": f"{directory}/hosts" if started else "",
+        "LogPath": f"{directory}/{container.id}-json.log" if started else "",
+        "Name": "/" + container.name,
+        "RestartCount": spec.get("RestartCount", 0),
+        "Driver": graph["Name"],
+        "Platform": spec.get("Platform", "linux"),
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "ExecIDs": None,
+        "HostConfig": container.host_config,
+        "GraphDriver": graph,
+        "Mounts": spec.get("Mounts", []),
+        "Config": container.config,
+        "NetworkSettings": spec.get("NetworkSettings") or _empty_network_settings(),
+    }
+    if size:
+        rw = e.containers.size(container)
+        result["SizeRw"] = rw
+        result["SizeRootFs"] = rw + (
+            e.images.get(container.image_id).size if container.image_id else 0
+        )
+    return result
+
+
+def _empty_network_settings() -> dict[str, Any]:
+    return {
+        "Bridge": "",
+        "SandboxID": "",
+        "HairpinMode": False,
+        "LinkLocalIPv6Address": "",
+        "LinkLocalIPv6PrefixLen": 0,
+        "Ports": {},
+        "SandboxKey": "",
+        "SecondaryIPAddresses": None,
+        "SecondaryIPv6Addresses": None,
+        "EndpointID": "",
+        "Gateway": "",
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "IPAddress": "",
+        "IPPrefixLen": 0,
+        "IPv6Gateway": "",
+        "MacAddress": "",
+        "Networks": {},
+    }
+
+
+def cmd_inspect(engine: EngineFactory, argv: list[str], name: str) -> int:
+    p = CommandParser(
+        name,
+        "[OPTIONS] CONTAINER [CONTAINER...]",
+        "Display detailed information on one or more containers",
+    )
+    p.option("-f", "--format", help="Format output using a custom template")
+    p.flag("-s", "--size", help="Display total file sizes")
+    ns = p.parse(argv, min_args=1)
+    e = engine()
+    found = []
+    errors = []
+    for target in ns.args:
+        try:
+            found.append(inspect_container(e, e.containers.get(target), ns.size))
+        except NotFound as exc:
+            errors.append(f"Error response from daemon: {exc.message}")
+    _print_inspect(found, ns.format)
+    for message in errors:
+        sys.stderr.write(message + "\n")
+    return 1 if errors else 0
+
+
+def _print_inspect(found: list[dict[str, Any]], fmt: str | None) -> None:
+    if fmt and fmt != "json":
+        write("".join(render_object(item, fmt) for item in found))
+    else:
+        write(dump_json(found))
