@@ -324,8 +324,11 @@ class ContainerService:
             raise InvalidArgument(
                 f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
             )
+        from dockyard.engine.mounts import resolve_mounts
+
         container_id = secrets.token_hex(32)
         merged["Hostname"] = merged.get("Hostname") or container_id[:12]
+        mounts, anonymous = resolve_mounts(self.engine.volumes, host_config, merged.get("Volumes"))
         spec = {
             "Config": merged,
             "HostConfig": _host_defaults(host_config, self.engine.options.daemon),
@@ -334,6 +337,7 @@ class ContainerService:
             "Args": command[1:],
             "Platform": "linux",
             "RestartCount": 0,
+            "Mounts": mounts,
         }
         top = images.get(image_id).chain
         directory = self.container_dir(container_id)
@@ -347,6 +351,8 @@ class ContainerService:
                 raise
         except BaseException:
             shutil.rmtree(directory, ignore_errors=True)
+            for volume in anonymous:
+                self.engine.volumes.remove(volume, force=True)
             raise
         self.engine.events.record(
             "container", "create", container_id, {"image": image, "name": created.name}
@@ -435,9 +441,25 @@ class ContainerService:
             if self.engine.snapshots.exists(key):
                 self.engine.snapshots.remove(key)
         shutil.rmtree(self.container_dir(container.id), ignore_errors=True)
-        del volumes  # anonymous volumes: with the volume service
+        if volumes:
+            self._remove_anonymous_volumes(container)
         self.engine.events.record("container", "destroy", container.id, {"name": container.name})
         return container
+
+    def _remove_anonymous_volumes(self, container: Container) -> None:
+        """``rm -v``: the container's anonymous volumes go; named ones stay."""
+        for mount in container.spec.get("Mounts") or []:
+            if mount.get("Type") != "volume" or not mount.get("Name"):
+                continue
+            try:
+                volume = self.engine.volumes.get(mount["Name"])
+            except NotFound:
+                continue
+            if volume.anonymous:
+                try:
+                    self.engine.volumes.remove(volume.name)
+                except Conflict:
+                    continue  # another container still uses it
 
     def prune(self, filters: Filters | None = None) -> tuple[list[str], int]:
         filters = filters or Filters()

@@ -177,10 +177,77 @@ def test_system_prune_takes_containers_volumes_and_images(dy: Dockyard, busybox:
         anonymous.close()
     dy("volume", "create", "named")
     out = dy("system", "prune", "-a", "-f", "--volumes").out
-    assert out.startswith(f"Deleted Containers:\n{stopped}\n\nDeleted Volumes:\n{volume}\n\n"
-                          "Deleted Images:\nuntagged: busybox:latest\n")
+    assert out.startswith(
+        f"Deleted Containers:\n{stopped}\n\nDeleted Volumes:\n{volume}\n\n"
+        "Deleted Images:\nuntagged: busybox:latest\n"
+    )
     assert out.endswith("\n\nTotal reclaimed space: " + out.rsplit(": ", 1)[1])
     assert dy("ps", "-aq").out == "" and dy("images", "-q").out == ""
     assert dy("volume", "ls", "-q").out == "named\n"
     info = json.loads(dy("inspect", "named").out)[0]
     assert info["Name"] == "named" and info["Driver"] == "local"
+
+
+def test_mounts_volumes_and_rm_v(dy: Dockyard, busybox_tar: Path, tmp_path: Path) -> None:
+    dy("import", "-c", "VOLUME /image-vol", str(busybox_tar), "withvol:1")
+    missing_dir = tmp_path / "made-at-start"
+    cid = dy(
+        "create",
+        "--name",
+        "mnt",
+        "-v",
+        f"{missing_dir}:/a",
+        "-v",
+        "named1:/b:ro",
+        "-v",
+        "/c",
+        "--mount",
+        f"type=bind,source={tmp_path},target=/d,readonly",
+        "withvol:1",
+        "sh",
+    ).out.strip()
+    mounts = json.loads(dy("inspect", "-f", "{{json .Mounts}}", "mnt").out)
+    assert [m["Destination"] for m in mounts] == ["/a", "/b", "/c", "/d", "/image-vol"]
+    bind, named, anon, ro_bind, image_vol = mounts
+    assert bind == {
+        "Type": "bind",
+        "Source": str(missing_dir),
+        "Destination": "/a",
+        "Mode": "",
+        "RW": True,
+        "Propagation": "rprivate",
+    }
+    assert named["Type"] == "volume" and named["Name"] == "named1" and named["RW"] is False
+    assert named["Source"] == str(dy.root / "volumes" / "named1" / "_data")
+    assert named["Driver"] == "local" and named["Mode"] == "ro"
+    assert re.fullmatch(r"[0-9a-f]{64}", anon["Name"])
+    assert ro_bind["RW"] is False and ro_bind["Source"] == str(tmp_path)
+    assert re.fullmatch(r"[0-9a-f]{64}", image_vol["Name"])
+    assert not missing_dir.exists()  # -v makes it when the container starts
+    volumes = set(dy("volume", "ls", "-q").lines)
+    assert volumes == {"named1", anon["Name"], image_vol["Name"]}
+    # In use: the volume cannot be removed.
+    busy = dy.fails("volume", "rm", "named1")
+    assert f"volume is in use - [{cid}]" in busy.err
+    # rm -v takes the anonymous volumes and leaves the named one.
+    dy("rm", "-v", "mnt")
+    assert dy("volume", "ls", "-q").lines == ["named1"]
+    errors = [
+        (
+            ["--mount", "type=bind,source=/nope,target=/x"],
+            'invalid mount config for type "bind": bind source path does not exist: /nope',
+        ),
+        (
+            ["-v", "relative:x"],
+            "invalid volume specification: 'relative:x': invalid mount"
+            " config for type \"volume\": invalid mount path: 'x' mount path must be absolute",
+        ),
+        (["-v", "/a:/b:bogus"], "invalid mode: bogus"),
+        (["-v", "v1:/same", "-v", "v2:/same"], "Duplicate mount point: /same"),
+    ]
+    for args, message in errors:
+        result = dy.fails("create", *args, "withvol:1", "sh")
+        assert result.err == f"Error response from daemon: {message}\n", args
+    # A failed create leaves no anonymous volume, container or directory behind.
+    assert dy("volume", "ls", "-q").lines == ["named1"]
+    assert dy("ps", "-aq").out == ""
