@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from dockyard.engine.events import EventLog
     from dockyard.engine.images import ImageService
     from dockyard.engine.layerstore import Layer, LayerStore
+    from dockyard.engine.lifecycle import Lifecycle
     from dockyard.engine.system import SystemService
     from dockyard.engine.volumes import VolumeService
     from dockyard.store.content import ContentStore
@@ -126,6 +127,12 @@ class Engine:
         from dockyard.engine.containers import ContainerService
 
         return ContainerService(self)
+
+    @cached_property
+    def lifecycle(self) -> Lifecycle:
+        from dockyard.engine.lifecycle import Lifecycle
+
+        return Lifecycle(self)
 
     @cached_property
     def system(self) -> SystemService:

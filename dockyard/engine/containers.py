@@ -298,6 +298,7 @@ class ContainerService:
         container = self.try_get(name_or_id)
         if container is None:
             raise NotFound(f"No such container: {name_or_id}")
+        self.engine.lifecycle.refresh(container)
         return container
 
     # -------------------------------------------------------------- create
@@ -431,10 +432,10 @@ class ContainerService:
                     f"You cannot remove a {container.status} container {container.id}. Stop the"
                     " container before attempting removal or force remove"
                 )
-            raise Conflict(
-                f"cannot remove running container {container.id}: stopping containers arrives"
-                " with the container runtime"
-            )
+            lifecycle = self.engine.lifecycle
+            lifecycle.kill(container)
+            lifecycle.wait_exited(container.id, 30)
+            container = self.get(container.id)
         key = container.snapshot_key
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM containers WHERE id = ?", (container.id,))
@@ -490,6 +491,8 @@ class ContainerService:
         filters = filters or Filters()
         filters.validate(CONTAINER_FILTERS)
         containers = self.all()
+        for container in containers:
+            self.engine.lifecycle.refresh(container)
         if filters.has("status"):
             for status in filters.get("status"):
                 if status not in STATUSES:

@@ -347,3 +347,285 @@ def _print_inspect(found: list[dict[str, Any]], fmt: str | None) -> None:
         write("".join(render_object(item, fmt) for item in found))
     else:
         write(dump_json(found))
+
+
+# ---------------------------------------------------------------- running
+
+
+def cmd_run(engine: EngineFactory, argv: list[str], name: str) -> int:
+    from dockyard.cli.runflags import RUN_USAGE, add_run_flags, build_container_request
+
+    p = CommandParser(name, RUN_USAGE, "Create and run a new container from an image")
+    add_run_flags(p)
+    p.flag("-d", "--detach", help="Run container in background and print container ID")
+    ns = p.parse(argv, min_args=1, interspersed=False)
+    image, config, host, networking = build_container_request(ns, p, detach=ns.detach)
+    e = engine()
+    try:
+        container = e.containers.create(image, config, host, networking, name=ns.name)
+    except NotFound as exc:
+        if "No such image" not in exc.message:
+            raise
+        sys.stderr.write(f"Unable to find image '{_display(image)}' locally\n")
+        raise DockyardError(
+            f"pull access denied for {image.split(':')[0]}: pulling arrives with the registry issue"
+        ).with_code(125) from None
+    if ns.cidfile:
+        _write_cidfile(ns.cidfile, container.id)
+    try:
+        if ns.detach:
+            e.lifecycle.start(container)
+            write(container.id + "\n")
+            return 0
+        e.lifecycle.start(container, wait_for_attach=True)
+    except DockyardError as exc:
+        if container.host_config.get("AutoRemove"):
+            e.containers.remove(container.id, volumes=True)
+        raise exc.with_code(exc.exit_code if exc.exit_code in (126, 127) else 125) from None
+    code = _attach_and_wait(e, container.id, stdin=ns.interactive, tty=ns.tty)
+    if container.host_config.get("AutoRemove"):
+        _wait_removed(e, container.id)
+    return code
+
+
+def _attach_and_wait(e: Engine, container_id: str, *, stdin: bool, tty: bool) -> int:
+    """Stream the container's output (and our stdin) until it exits; its exit code."""
+    import os
+    import threading
+
+    from dockyard.runtime.monitor.client import AttachClient
+
+    path = os.path.join(e.lifecycle.state_dir(container_id), "attach")
+    client = AttachClient(path)
+    restore = _raw_terminal() if tty and sys.stdin.isatty() else None
+    try:
+        if tty and sys.stdout.isatty():
+            size = os.get_terminal_size(sys.stdout.fileno())
+            client.resize(size.lines, size.columns)
+        client.start()
+        if stdin:
+
+            def pump() -> None:
+                fd = sys.stdin.fileno()
+                while True:
+                    try:
+                        data = os.read(fd, 65536)
+                    except OSError:
+                        data = b""
+                    if not data:
+                        client.close_stdin()
+                        return
+                    client.send_stdin(data)
+
+            threading.Thread(target=pump, daemon=True).start()
+        out = sys.stdout.buffer
+        err = sys.stderr.buffer
+        while True:
+            frame = client.read_frame()
+            if frame is None:
+                break
+            stream, data = frame
+            if stream == 1:
+                out.write(data)
+                out.flush()
+            elif stream == 2:
+                err.write(data)
+                err.flush()
+            elif stream == 0x20:
+                import json
+
+                report = json.loads(data)
+                if not report.get("Restarting"):
+                    return int(report.get("ExitCode", 0))
+    finally:
+        if restore is not None:
+            restore()
+        client.close()
+    e.lifecycle.wait_exited(container_id, 30)
+    try:
+        return int(e.containers.get(container_id).state.get("ExitCode", 0))
+    except NotFound:
+        return 0
+
+
+def _raw_terminal() -> Callable[[], None]:
+    import termios
+    import tty
+
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+    tty.setraw(fd)
+    return lambda: termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def _wait_removed(e: Engine, container_id: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if e.containers.try_get(container_id) is None:
+            return
+        time.sleep(0.01)
+
+
+def cmd_start(engine: EngineFactory, argv: list[str], name: str) -> int:
+    p = CommandParser(
+        name, "[OPTIONS] CONTAINER [CONTAINER...]", "Start one or more stopped containers"
+    )
+    p.flag("-a", "--attach", help="Attach STDOUT/STDERR and forward signals")
+    p.flag("-i", "--interactive", help="Attach container's STDIN")
+    p.option("--detach-keys", help="Override the key sequence for detaching a container")
+    ns = p.parse(argv, min_args=1)
+    e = engine()
+    if ns.attach or ns.interactive:
+        if len(ns.args) > 1:
+            raise DockyardError("you cannot start and attach multiple containers at once")
+        container = e.containers.get(ns.args[0])
+        e.lifecycle.start(container, wait_for_attach=True)
+        return _attach_and_wait(
+            e, container.id, stdin=ns.interactive, tty=bool(container.config.get("Tty"))
+        )
+    failed = False
+    for target in ns.args:
+        try:
+            e.lifecycle.start(e.containers.get(target))
+        except DockyardError as exc:
+            sys.stderr.write(f"Error response from daemon: {exc.message}\n")
+            failed = True
+            continue
+        write(target + "\n")
+    if failed:
+        sys.stderr.write("Error: failed to start containers: " + ", ".join(ns.args) + "\n")
+    return 1 if failed else 0
+
+
+def cmd_stop(engine: EngineFactory, argv: list[str], name: str) -> int:
+    p = CommandParser(
+        name, "[OPTIONS] CONTAINER [CONTAINER...]", "Stop one or more running containers"
+    )
+    p.option("-s", "--signal", help="Signal to send to the container")
+    p.option(
+        "-t",
+        "--time",
+        "--timeout",
+        metavar="int",
+        help="Seconds to wait before killing the container",
+    )
+    ns = p.parse(argv, min_args=1)
+    timeout = None
+    if ns.time is not None:
+        try:
+            timeout = int(ns.time)
+        except ValueError:
+            p.fail(
+                f'invalid argument "{ns.time}" for "-t, --time" flag: strconv.ParseInt:'
+                f' parsing "{ns.time}": invalid syntax'
+            )
+    return _each(engine, ns.args, lambda e, c: e.lifecycle.stop(c, timeout))
+
+
+def cmd_kill(engine: EngineFactory, argv: list[str], name: str) -> int:
+    from dockyard.engine.lifecycle import _signal_number
+
+    p = CommandParser(
+        name, "[OPTIONS] CONTAINER [CONTAINER...]", "Kill one or more running containers"
+    )
+    p.option("-s", "--signal", help="Signal to send to the container")
+    ns = p.parse(argv, min_args=1)
+    sig = _signal_number(ns.signal or "KILL")
+    return _each(engine, ns.args, lambda e, c: e.lifecycle.kill(c, sig))
+
+
+def _each(
+    engine: EngineFactory, targets: list[str], action: Callable[[Engine, Container], None]
+) -> int:
+    e = engine()
+    failed = False
+    for target in targets:
+        try:
+            action(e, e.containers.get(target))
+        except DockyardError as exc:
+            sys.stderr.write(f"Error response from daemon: {exc.message}\n")
+            failed = True
+            continue
+        write(target + "\n")
+    return 1 if failed else 0
+
+
+def cmd_wait(engine: EngineFactory, argv: list[str], name: str) -> int:
+    p = CommandParser(
+        name,
+        "CONTAINER [CONTAINER...]",
+        "Block until one or more containers stop, then print their exit codes",
+    )
+    ns = p.parse(argv, min_args=1)
+    e = engine()
+    failed = False
+    for target in ns.args:
+        try:
+            container = e.containers.get(target)
+        except NotFound as exc:
+            sys.stderr.write(f"Error response from daemon: {exc.message}\n")
+            failed = True
+            continue
+        e.lifecycle.wait_exited(container.id, float("inf"))
+        fresh = e.containers.try_get(container.id)
+        write(f"{(fresh or container).state.get('ExitCode', 0)}\n")
+    return 1 if failed else 0
+
+
+def cmd_logs(engine: EngineFactory, argv: list[str], name: str) -> int:
+    import json
+    import os
+
+    p = CommandParser(name, "[OPTIONS] CONTAINER", "Fetch the logs of a container")
+    p.flag("-f", "--follow", help="Follow log output")
+    p.flag("-t", "--timestamps", help="Show timestamps")
+    p.option(
+        "-n",
+        "--tail",
+        default="all",
+        help='Number of lines to show from the end of the logs (default "all")',
+    )
+    p.option("--since", help="Show logs since timestamp or relative")
+    p.option("--until", help="Show logs before a timestamp or relative")
+    p.flag("--details", help="Show extra details provided to logs")
+    ns = p.parse(argv, min_args=1, max_args=1)
+    e = engine()
+    container = e.containers.get(ns.args[0])
+    log_type = (container.host_config.get("LogConfig") or {}).get("Type", "json-file")
+    if log_type != "json-file":
+        raise DockyardError(f'configured logging driver does not support reading: "{log_type}"')
+    path = os.path.join(e.containers.container_dir(container.id), f"{container.id}-json.log")
+    records = []
+    with contextlib_suppress_missing(), open(path, encoding="utf-8") as f:
+        records = [json.loads(line) for line in f if line.strip()]
+    if ns.tail != "all":
+        try:
+            count = int(ns.tail)
+        except ValueError:
+            count = -1
+        if count >= 0:
+            records = records[-count:] if count else []
+    out = sys.stdout
+    for record in records:
+        text = record.get("log", "")
+        if ns.timestamps:
+            text = f"{record.get('time', '')} {text}"
+        (sys.stderr if record.get("stream") == "stderr" else out).write(text)
+    out.flush()
+    if ns.follow:
+        e.lifecycle.wait_exited(container.id, float("inf"))
+    return 0
+
+
+def contextlib_suppress_missing() -> Any:
+    import contextlib
+
+    return contextlib.suppress(FileNotFoundError)
+
+
+def cmd_container_exited(engine: EngineFactory, argv: list[str], name: str) -> int:
+    """Hidden: the monitor reports that a container ended."""
+    p = CommandParser(name, "CONTAINER", "Record that a container has exited (internal)")
+    ns = p.parse(argv, min_args=1, max_args=1)
+    engine().lifecycle.exited(ns.args[0])
+    return 0

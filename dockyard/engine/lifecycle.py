@@ -1,0 +1,458 @@
+"""Starting containers and recording how they end.
+
+``start``: mount the container's writable snapshot as its root filesystem, write
+hostname, hosts and resolv.conf, build the OCI bundle from the Engine API
+config, and hand it to a monitor process (dockyard.runtime.monitor), which asks
+the OCI runtime to create and start it and then outlives this process. When the
+container ends, the monitor runs ``dockyard container-exited ID`` (a hidden
+command): it records the exit in the store, unmounts the root filesystem and,
+for ``--rm``, removes the container. A monitor that died without reporting is
+noticed by :func:`refresh` and the container is recorded as exited.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+
+from dockyard.errors import Conflict, InvalidArgument, NotFound, SystemFailure
+from dockyard.store.procs import pid_alive
+from dockyard.timeutil import rfc3339_nano
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from dockyard.engine import Engine
+    from dockyard.engine.containers import Container
+
+RUNTIME_BINARIES = {"runc": "runc", "crun": "crun", "dockyard": "dockyard-runtime"}
+
+
+class Lifecycle:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # ---------------------------------------------------------------- paths
+
+    def state_dir(self, container_id: str) -> str:
+        return os.path.join(self.engine.options.run_root, "containers", container_id)
+
+    def rootfs_dir(self, container_id: str) -> str:
+        return os.path.join(self.engine.options.run_root, "rootfs", container_id)
+
+    def runtime_root(self, runtime: str) -> str:
+        return os.path.join(self.engine.options.run_root, "runtime", runtime)
+
+    def runtime_binary(self, name: str) -> str:
+        configured = self.engine.options.daemon.get("runtimes") or {}
+        if name in configured:
+            return str(configured[name].get("path") or name)
+        if name not in RUNTIME_BINARIES:
+            raise InvalidArgument(f"unknown or invalid runtime name: {name}")
+        binary = RUNTIME_BINARIES[name]
+        found = shutil.which(binary) or shutil.which(binary, path=os.path.dirname(sys.executable))
+        if found is None:
+            raise SystemFailure(f"runtime {name!r} is not installed ({binary} not found in PATH)")
+        return found
+
+    # ---------------------------------------------------------------- start
+
+    def start(self, container: Container, *, wait_for_attach: bool = False) -> dict[str, Any]:
+        """Start a created or exited container; returns the monitor's report.
+
+        ``wait_for_attach``: the monitor creates the container and starts it only when
+        an attach client says so, so that ``run`` sees all of its output.
+        """
+        from dockyard.runtime.monitor.launch import make_options, spawn
+
+        self.refresh(container)
+        if container.status in ("running", "paused", "restarting"):
+            return {"Pid": container.state.get("Pid", 0), "Status": container.status}
+        e = self.engine
+        cid = container.id
+        state_dir = self.state_dir(cid)
+        rootfs = self.rootfs_dir(cid)
+        shutil.rmtree(state_dir, ignore_errors=True)
+        os.makedirs(state_dir, mode=0o700)
+        os.makedirs(rootfs, exist_ok=True)
+        if not os.path.ismount(rootfs):
+            e.snapshots.mount(container.snapshot_key, rootfs)
+        # Running from here on: the monitor may report the end before spawn returns.
+        self._record(
+            cid,
+            {
+                "Status": "running",
+                "Running": True,
+                "Paused": False,
+                "Restarting": False,
+                "OOMKilled": False,
+                "Dead": False,
+                "Pid": 0,
+                "MonitorPid": 0,
+                "ExitCode": 0,
+                "Error": "",
+                "StartedAt": rfc3339_nano(time.time()),
+                "FinishedAt": "0001-01-01T00:00:00Z",
+            },
+        )
+        try:
+            bundle = self._write_bundle(container, rootfs, state_dir)
+            runtime = container.host_config.get("Runtime") or "runc"
+            log = container.host_config.get("LogConfig") or {}
+            health = container.config.get("Healthcheck")
+            if health and health.get("Test") in (None, [], ["NONE"]):
+                health = None
+            opts = make_options(
+                cid,
+                bundle,
+                state_dir,
+                runtime=self.runtime_binary(runtime),
+                runtime_root=self.runtime_root(runtime),
+                tty=bool(container.config.get("Tty")),
+                stdin=bool(container.config.get("OpenStdin")),
+                log_driver=log.get("Type") or "json-file",
+                log_opts=log.get("Config") or {},
+                log_dir=e.containers.container_dir(cid),
+                restart=_restart_text(container.host_config.get("RestartPolicy") or {}),
+                healthcheck=health,
+                remove=False,
+                cleanup_cmd=self._exited_command(cid),
+                start_on_attach=wait_for_attach,
+            )
+            report = spawn(opts)
+        except BaseException as exc:
+            self._delete_runtime_state(container)
+            self._unmount(cid)
+            shutil.rmtree(state_dir, ignore_errors=True)
+            error = _start_error(exc) if isinstance(exc, SystemFailure) else exc
+            code = error.exit_code if isinstance(error, SystemFailure) else 128
+            self._record(
+                cid,
+                {
+                    "Status": "exited" if container.status == "exited" else "created",
+                    "Running": False,
+                    "Pid": 0,
+                    "MonitorPid": 0,
+                    "Error": str(error),
+                    "ExitCode": code if code in (126, 127) else 128,
+                },
+            )
+            raise error from None
+        self._update_if_running(
+            cid,
+            {"Pid": int(report.get("Pid") or 0), "MonitorPid": int(report.get("MonitorPid") or 0)},
+        )
+        e.events.record("container", "start", cid, {"name": container.name})
+        return report
+
+    def _exited_command(self, container_id: str) -> list[str]:
+        opts = self.engine.options
+        argv = [
+            sys.executable,
+            "-m",
+            "dockyard",
+            "--root",
+            opts.root,
+            "--run-root",
+            opts.run_root,
+            "--config-file",
+            opts.config_file,
+        ]
+        if self.engine.storage_driver:
+            argv += ["--storage-driver", self.engine.storage_driver]
+        return [*argv, "container-exited", container_id]
+
+    def _write_bundle(self, container: Container, rootfs: str, state_dir: str) -> str:
+        from dockyard.runtime.spec import EtcFiles, MountSpec, build_spec
+        from dockyard.runtime.spec.etc_files import hostname_file, hosts_file, resolv_conf
+
+        e = self.engine
+        cid = container.id
+        config = container.config
+        host = container.host_config
+        directory = e.containers.container_dir(cid)
+        hostname = config.get("Hostname") or cid[:12]
+        files = {
+            "hostname": hostname_file(hostname),
+            "hosts": hosts_file(
+                hostname=hostname,
+                domainname=config.get("Domainname") or "",
+                extra_hosts=host.get("ExtraHosts") or [],
+            ),
+            "resolv.conf": resolv_conf(
+                _read_host("/etc/resolv.conf"),
+                dns=host.get("Dns") or [],
+                dns_search=host.get("DnsSearch") or [],
+                dns_options=host.get("DnsOptions") or [],
+            ),
+        }
+        for name, text in files.items():
+            _write_atomic(os.path.join(directory, name), text)
+        mounts = []
+        for m in container.spec.get("Mounts") or []:
+            if m["Type"] == "bind" and not os.path.exists(m["Source"]):
+                os.makedirs(m["Source"], exist_ok=True)  # -v makes a missing host directory
+            mounts.append(
+                MountSpec(
+                    destination=m["Destination"],
+                    source=m.get("Source", ""),
+                    type=m["Type"],
+                    read_only=not m.get("RW", True),
+                    propagation=m.get("Propagation") or "",
+                )
+            )
+        image_config = json.loads(e.images.content.read(container.image_id)).get("config") or {}
+        spec = build_spec(
+            config,
+            host,
+            image_config,
+            rootfs=rootfs,
+            cgroups_path=f"/dockyard/{cid}",
+            mounts=mounts,
+            etc_files=EtcFiles(
+                resolv_conf=os.path.join(directory, "resolv.conf"),
+                hostname=os.path.join(directory, "hostname"),
+                hosts=os.path.join(directory, "hosts"),
+            ),
+            passwd=_read_in_root(rootfs, "etc", "passwd"),
+            group=_read_in_root(rootfs, "etc", "group"),
+        )
+        bundle = os.path.join(state_dir, "bundle")
+        os.makedirs(bundle, exist_ok=True)
+        _write_atomic(os.path.join(bundle, "config.json"), json.dumps(spec, indent=1))
+        return bundle
+
+    # ---------------------------------------------------------------- state
+
+    def _record(self, container_id: str, changes: dict[str, Any]) -> None:
+        db = self.engine.db
+        with db.transaction() as conn:
+            row = conn.execute(
+                "SELECT state FROM containers WHERE id = ?", (container_id,)
+            ).fetchone()
+            if row is None:
+                return
+            state = json.loads(row["state"])
+            state.update(changes)
+            conn.execute(
+                "UPDATE containers SET state = ? WHERE id = ?", (json.dumps(state), container_id)
+            )
+
+    def _update_if_running(self, container_id: str, changes: dict[str, Any]) -> None:
+        with self.engine.db.transaction() as conn:
+            row = conn.execute(
+                "SELECT state FROM containers WHERE id = ?", (container_id,)
+            ).fetchone()
+            if row is None:
+                return
+            state = json.loads(row["state"])
+            if state.get("Status") != "running":
+                return  # it has ended already; the monitor's report stands
+            state.update(changes)
+            conn.execute(
+                "UPDATE containers SET state = ? WHERE id = ?", (json.dumps(state), container_id)
+            )
+
+    def refresh(self, container: Container) -> None:
+        """Bring a running container's record up to date when its monitor is gone
+        without having reported (it was killed): the container has ended too."""
+        if container.status not in ("running", "paused", "restarting"):
+            return
+        monitor = int(container.state.get("MonitorPid") or 0)
+        if not monitor:
+            state_dir = self.state_dir(container.id)
+            try:
+                with open(os.path.join(state_dir, "monitor.pid")) as f:
+                    monitor = int(f.read().strip() or 0)
+            except (OSError, ValueError):
+                since = os.path.getmtime(state_dir) if os.path.isdir(state_dir) else 0.0
+                if time.time() - since < 30:
+                    return  # a start in progress
+        if monitor and pid_alive(monitor):
+            return
+        self.exited(container.id)
+        fresh = self.engine.containers.try_get(container.id)
+        if fresh is not None:
+            container.state = fresh.state
+        else:
+            container.state = dict(container.state, Status="removing")
+
+    def exited(self, container_id: str) -> None:
+        """The monitor's report that the container ended (the hidden command)."""
+        e = self.engine
+        container = e.containers.try_get(container_id)
+        if container is None or container.status not in ("running", "paused", "restarting"):
+            return  # already recorded (a failed start records itself)
+        state_dir = self.state_dir(container_id)
+        report: dict[str, Any] = {}
+        with (
+            contextlib.suppress(OSError, ValueError),
+            open(os.path.join(state_dir, "exit.json")) as f,
+        ):
+            report = json.load(f)
+        pid = int(container.state.get("Pid") or 0)
+        if not report and pid and pid_alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)  # the monitor died: nobody supervises it now
+        code = int(report.get("ExitCode", 137 if not report else 0))
+        # A container whose process never started stays "created", as Docker's does.
+        failed_start = bool(report.get("Error")) and not report.get("RestartCount")
+        self._record(
+            container_id,
+            {
+                "Status": "created" if failed_start else "exited",
+                "Running": False,
+                "Paused": False,
+                "Restarting": False,
+                "Pid": 0,
+                "ExitCode": code,
+                "OOMKilled": bool(report.get("OOMKilled")),
+                "Error": str(report.get("Error") or ""),
+                "FinishedAt": report.get("FinishedAt") or rfc3339_nano(time.time()),
+            },
+        )
+        self._delete_runtime_state(container)
+        self._unmount(container_id)
+        e.events.record(
+            "container", "die", container_id, {"exitCode": str(code), "name": container.name}
+        )
+        if container.host_config.get("AutoRemove"):
+            with contextlib.suppress(NotFound, Conflict):
+                e.containers.remove(container_id, volumes=True)
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+    def _delete_runtime_state(self, container: Container) -> None:
+        import subprocess
+
+        runtime = container.host_config.get("Runtime") or "runc"
+        try:
+            binary = self.runtime_binary(runtime)
+        except (InvalidArgument, SystemFailure):
+            return
+        subprocess.run(
+            [binary, "--root", self.runtime_root(runtime), "delete", "--force", container.id],
+            capture_output=True,
+            check=False,
+        )
+
+    def _unmount(self, container_id: str) -> None:
+        rootfs = self.rootfs_dir(container_id)
+        if os.path.ismount(rootfs):
+            self.engine.snapshots.unmount(rootfs)
+        with contextlib.suppress(OSError):
+            os.rmdir(rootfs)
+
+    # ---------------------------------------------------------------- signals
+
+    def kill(self, container: Container, sig: int = signal.SIGKILL) -> None:
+        self.refresh(container)
+        if container.status not in ("running", "paused", "restarting"):
+            raise Conflict(f"Container {container.id} is not running")
+        pid = int(container.state.get("Pid") or 0)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+
+    def stop(self, container: Container, timeout: int | None = None) -> None:
+        """SIGTERM (or the configured stop signal), then SIGKILL after the timeout."""
+        self.refresh(container)
+        if container.status not in ("running", "paused", "restarting"):
+            return
+        state_dir = self.state_dir(container.id)
+        with contextlib.suppress(OSError):
+            open(os.path.join(state_dir, "no-restart"), "w").close()
+        if timeout is None:
+            timeout = int(container.config.get("StopTimeout") or 10)
+        sig = _signal_number(container.config.get("StopSignal") or "SIGTERM")
+        pid = int(container.state.get("Pid") or 0)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+        if not self.wait_exited(container.id, timeout):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            self.wait_exited(container.id, 30)
+
+    def wait_exited(self, container_id: str, timeout: float) -> bool:
+        """Wait until the record says the container is no longer running."""
+        deadline = time.monotonic() + timeout
+        while True:
+            container = self.engine.containers.try_get(container_id)
+            if container is None:
+                return True
+            self.refresh(container)
+            if container.status not in ("running", "paused", "restarting"):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+
+
+def _restart_text(policy: dict[str, Any]) -> str:
+    name = policy.get("Name") or "no"
+    count = int(policy.get("MaximumRetryCount") or 0)
+    return f"{name}:{count}" if name == "on-failure" and count else name
+
+
+def _signal_number(name: str) -> int:
+    text = name.upper()
+    if text.isdigit():
+        return int(text)
+    if not text.startswith("SIG"):
+        text = "SIG" + text
+    try:
+        return int(signal.Signals[text])
+    except KeyError:
+        raise InvalidArgument(f"Invalid signal: {name}") from None
+
+
+def _start_error(exc: SystemFailure) -> SystemFailure:
+    """Docker's wording for a failed start: ``failed to create task for container: ...``."""
+    message = exc.message
+    error = SystemFailure(f"failed to create task for container: {message}")
+    if "executable file not found" in message or "no such file or directory" in message:
+        error.exit_code = 127
+    elif "permission denied" in message:
+        error.exit_code = 126
+    return error
+
+
+def _read_host(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def _read_in_root(root: str, *parts: str) -> str | None:
+    """A file inside a container's root, refusing symlinks on the way (they could point
+    at the host's files)."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for part in parts[:-1]:
+            try:
+                nxt = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            except OSError:
+                return None
+            os.close(fd)
+            fd = nxt
+        try:
+            file_fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW, dir_fd=fd)
+        except OSError:
+            return None
+        with os.fdopen(file_fd, encoding="utf-8", errors="replace") as f:
+            return f.read(1 << 20)
+    finally:
+        os.close(fd)
+
+
+def _write_atomic(path: str, text: str) -> None:
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)

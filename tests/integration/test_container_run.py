@@ -1,0 +1,152 @@
+"""Running containers end to end: run, start, stop, kill, wait, logs, rm -f — on runc.
+
+Each test has its own root and run directory; every container, mount and cgroup it
+makes is gone at the end (checked).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DOCKYARD, Dockyard, needs_root
+
+pytestmark = [
+    needs_root,
+    pytest.mark.skipif(shutil.which("runc") is None, reason="runc is not installed"),
+]
+
+
+def nothing_left(dy: Dockyard) -> None:
+    assert dy("ps", "-aq").out == ""
+    with open("/proc/mounts") as f:
+        assert str(dy.root) not in f.read() and str(dy.run_root) not in f.read()
+    containers = dy.run_root / "containers"
+    assert not containers.exists() or list(containers.iterdir()) == []
+    for controller in ("memory", "pids", "cpu"):
+        parent = Path("/sys/fs/cgroup") / controller / "dockyard"
+        if parent.exists():
+            leftovers = [p.name for p in parent.iterdir() if re.fullmatch(r"[0-9a-f]{64}", p.name)]
+            mine = {c for c in leftovers if (dy.root / "containers" / c).exists()}
+            assert not mine
+
+
+def test_run_rm_prints_output_and_exit_code(dy: Dockyard, busybox: str) -> None:
+    result = dy(
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; hostname; cat /proc/1/cmdline | tr '\\0' ' '; exit 3",
+        check=False,
+    )
+    assert result.code == 3
+    lines = result.out.splitlines()
+    assert lines[0] == "out"
+    assert re.fullmatch(r"[0-9a-f]{12}", lines[1])
+    assert lines[2].startswith("sh -c")
+    assert result.err == "err\n"
+    nothing_left(dy)
+
+
+def test_exit_codes_for_missing_and_unrunnable_commands(dy: Dockyard, busybox: str) -> None:
+    missing = dy.fails("run", "--rm", "busybox", "nosuchcmd")
+    assert missing.code == 127
+    assert "executable file not found in $PATH" in missing.err
+    denied = dy.fails("run", "--rm", "busybox", "/etc/passwd")
+    assert denied.code == 126
+    nothing_left(dy)
+    # Without --rm the container stays, recorded with the failure.
+    dy.fails("run", "--name", "broken", "busybox", "nosuchcmd")
+    state = json.loads(dy("inspect", "broken").out)[0]["State"]
+    assert state["Status"] == "created" and "executable file not found" in state["Error"]
+    dy("rm", "broken")
+
+
+def test_detached_lifecycle(dy: Dockyard, busybox: str) -> None:
+    script = 'echo started; trap "echo got term; exit 0" TERM; while true; do sleep 0.1; done'
+    cid = dy("run", "-d", "--name", "svc", "busybox", "sh", "-c", script).out.strip()
+    assert re.fullmatch(r"[0-9a-f]{64}", cid)
+    assert dy("ps", "-q").out == cid[:12] + "\n"
+    status = dy("ps", "--format", "{{.Status}}").out
+    assert status.startswith("Up ")
+    info = json.loads(dy("inspect", "svc").out)[0]
+    assert info["State"]["Running"] and info["State"]["Pid"] > 0
+    deadline = time.monotonic() + 5
+    while "started" not in dy("logs", "svc").out and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert dy("logs", "svc").out == "started\n"
+    assert dy("stop", "svc").out == "svc\n"
+    assert dy("logs", "svc").out == "started\ngot term\n"
+    assert dy("ps", "-a", "--format", "{{.Status}}").out.startswith("Exited (0) ")
+    assert dy("start", "svc").out == "svc\n"
+    assert dy("kill", "svc").out == "svc\n"
+    assert dy("wait", "svc").out == "137\n"
+    assert json.loads(dy("inspect", "svc").out)[0]["State"]["ExitCode"] == 137
+    refused = dy.fails("kill", "svc")
+    assert "is not running" in refused.err
+    dy("rm", "svc")
+    nothing_left(dy)
+
+
+def test_rm_force_and_a_killed_monitor(dy: Dockyard, busybox: str) -> None:
+    first = dy("run", "-d", "busybox", "sleep", "100").out.strip()
+    refused = dy.fails("rm", first)
+    assert "You cannot remove a running container" in refused.err
+    assert dy("rm", "-f", first).out == first + "\n"
+    second = dy("run", "-d", "busybox", "sleep", "100").out.strip()
+    monitor = int((dy.run_root / "containers" / second / "monitor.pid").read_text())
+    pid = json.loads(dy("inspect", second).out)[0]["State"]["Pid"]
+    os.kill(monitor, signal.SIGKILL)
+    time.sleep(0.1)
+    # ps tells the truth: the container is recorded as ended, and its process is gone.
+    assert dy("ps", "-a", "--format", "{{.Status}}").out.startswith("Exited (137)")
+    deadline = time.monotonic() + 5
+    while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not os.path.exists(f"/proc/{pid}")
+    dy("rm", second)
+    nothing_left(dy)
+
+
+def test_interactive_tty(dy: Dockyard, busybox: str) -> None:
+    pexpect = pytest.importorskip("pexpect")
+    child = pexpect.spawn(
+        DOCKYARD,
+        ["run", "-it", "--rm", "busybox", "sh"],
+        env=dy.env,
+        timeout=20,
+        dimensions=(30, 100),
+    )
+    try:
+        child.expect("# ")
+        child.sendline("stty size; echo tty-$((6*7))")
+        child.expect("30 100")
+        child.expect("tty-42")
+        child.sendline("exit 5")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 5
+    nothing_left(dy)
+
+
+def test_parallel_run_rm(dy: Dockyard, busybox: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(n: int) -> tuple[int, str]:
+        result = dy("run", "--rm", "busybox", "echo", f"n{n}", check=False)
+        return result.code, result.out
+
+    with ThreadPoolExecutor(10) as pool:
+        results = list(pool.map(one, range(20)))
+    assert results == [(0, f"n{n}\n") for n in range(20)]
+    nothing_left(dy)
