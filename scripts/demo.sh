@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The main job end to end, offline, in a private root: make a base image, then
-# work with it as a Docker user would. Containers (run) and builds join this
-# script as those issues land.
+# The main job end to end, offline, in a private root: make a base image, run
+# containers from it, and work with images as a Docker user would. Builds join
+# this script when the build issue lands.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
@@ -17,5 +17,12 @@ $dy save -o "$work/busybox.tar" busybox localhost/busybox:1
 $dy rmi busybox localhost/busybox:1
 $dy load -i "$work/busybox.tar"
 $dy images --format '{{.Repository}}:{{.Tag}} {{.ID}} {{.Size}}'
+$dy run --rm busybox sh -c 'echo "hello from $(hostname), pid $$"; cat /etc/hostname'
+$dy run --rm --runtime dockyard busybox echo "the same on dockyard's own OCI runtime"
+$dy run -d --name sleeper busybox sleep 300
+$dy ps
+$dy stop -t 1 sleeper
+$dy ps -a
+$dy rm sleeper
 $dy system df
 echo "demo done"

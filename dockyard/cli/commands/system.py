@@ -41,7 +41,7 @@ def cmd_df(engine: EngineFactory, argv: list[str], name: str) -> int:
             "Size": human_size(total, 4),
             "Reclaimable": _percent(reclaimable, total),
         },
-        {"Type": "Containers", "TotalCount": "0", "Active": "0", "Size": "0B", "Reclaimable": "0B"},
+        _containers_row(e),
         _volumes_row(usage["Volumes"]),
         {
             "Type": "Build Cache",
@@ -61,6 +61,24 @@ def cmd_df(engine: EngineFactory, argv: list[str], name: str) -> int:
     }
     write(render_rows(rows, ns.format, default, headers))
     return 0
+
+
+def _containers_row(e: Engine) -> dict[str, str]:
+    """The Containers row: writable-layer sizes; reclaimable = containers not running."""
+    from dockyard.golang.units import human_size
+
+    containers = e.containers.list_containers(show_all=True)
+    running = [c for c in containers if c.status in ("running", "paused", "restarting")]
+    sizes = {c.id: e.containers.size(c) for c in containers}
+    total = sum(sizes.values())
+    idle = sum(sizes[c.id] for c in containers if c not in running)
+    return {
+        "Type": "Containers",
+        "TotalCount": str(len(containers)),
+        "Active": str(len(running)),
+        "Size": human_size(total, 4),
+        "Reclaimable": _percent(idle, total),
+    }
 
 
 def _volumes_row(volumes: list[dict[str, Any]]) -> dict[str, str]:
