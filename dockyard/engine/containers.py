@@ -185,12 +185,12 @@ class Container:
 
     @property
     def config(self) -> dict[str, Any]:
-        result: dict[str, Any] = self.spec["Config"]
+        result: dict[str, Any] = self.spec.get("Config") or {}
         return result
 
     @property
     def host_config(self) -> dict[str, Any]:
-        result: dict[str, Any] = self.spec["HostConfig"]
+        result: dict[str, Any] = self.spec.get("HostConfig") or {}
         return result
 
     @property
