@@ -84,7 +84,7 @@ class Lifecycle:
         if not os.path.ismount(rootfs):
             e.snapshots.mount(container.snapshot_key, rootfs)
         # Running from here on: the monitor may report the end before spawn returns.
-        self._record(
+        self.record_state(
             cid,
             {
                 "Status": "running",
@@ -132,7 +132,7 @@ class Lifecycle:
             shutil.rmtree(state_dir, ignore_errors=True)
             error = _start_error(exc) if isinstance(exc, SystemFailure) else exc
             code = error.exit_code if isinstance(error, SystemFailure) else 128
-            self._record(
+            self.record_state(
                 cid,
                 {
                     "Status": "exited" if container.status == "exited" else "created",
@@ -230,7 +230,7 @@ class Lifecycle:
 
     # ---------------------------------------------------------------- state
 
-    def _record(self, container_id: str, changes: dict[str, Any]) -> None:
+    def record_state(self, container_id: str, changes: dict[str, Any]) -> None:
         db = self.engine.db
         with db.transaction() as conn:
             row = conn.execute(
@@ -303,7 +303,7 @@ class Lifecycle:
         code = int(report.get("ExitCode", 137 if not report else 0))
         # A container whose process never started stays "created", as Docker's does.
         failed_start = bool(report.get("Error")) and not report.get("RestartCount")
-        self._record(
+        self.record_state(
             container_id,
             {
                 "Status": "created" if failed_start else "exited",
