@@ -244,6 +244,15 @@ class Lifecycle:
                 "UPDATE containers SET state = ? WHERE id = ?", (json.dumps(state), container_id)
             )
 
+    def _read_state_file(self, container_id: str, name: str) -> dict[str, Any] | None:
+        """One of the monitor's JSON files (health.json, exit.json), or None."""
+        try:
+            with open(os.path.join(self.state_dir(container_id), name)) as f:
+                value = json.load(f)
+        except (OSError, ValueError):
+            return None
+        return value if isinstance(value, dict) else None
+
     def _update_if_running(self, container_id: str, changes: dict[str, Any]) -> None:
         with self.engine.db.transaction() as conn:
             row = conn.execute(
@@ -275,6 +284,9 @@ class Lifecycle:
                 if time.time() - since < 30:
                     return  # a start in progress
         if monitor and pid_alive(monitor):
+            health = self._read_state_file(container.id, "health.json")
+            if health:
+                container.state["Health"] = health
             return
         self.exited(container.id)
         fresh = self.engine.containers.try_get(container.id)
@@ -296,6 +308,9 @@ class Lifecycle:
             open(os.path.join(state_dir, "exit.json")) as f,
         ):
             report = json.load(f)
+        health = self._read_state_file(container_id, "health.json")
+        if health:
+            self.record_state(container_id, {"Health": health})
         pid = int(container.state.get("Pid") or 0)
         if not report and pid and pid_alive(pid):
             with contextlib.suppress(ProcessLookupError):

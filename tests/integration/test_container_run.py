@@ -150,3 +150,22 @@ def test_parallel_run_rm(dy: Dockyard, busybox: str) -> None:
         results = list(pool.map(one, range(20)))
     assert results == [(0, f"n{n}\n") for n in range(20)]
     nothing_left(dy)
+
+
+def test_health_status_in_ps_and_inspect(dy: Dockyard, busybox: str) -> None:
+    dy("run", "-d", "--name", "hc", "--health-cmd", "test -e /tmp/ok", "--health-interval",
+       "100ms", "--health-retries", "1", "busybox", "sh", "-c",
+       "sleep 0.5; touch /tmp/ok; sleep 100")
+    deadline = time.monotonic() + 10
+    status = ""
+    while time.monotonic() < deadline:
+        status = dy("ps", "--format", "{{.Status}}").out
+        if "(healthy)" in status:
+            break
+        time.sleep(0.1)
+    assert "(healthy)" in status
+    health = json.loads(dy("inspect", "-f", "{{json .State.Health}}", "hc").out)
+    assert health["Status"] == "healthy" and health["FailingStreak"] == 0
+    assert health["Log"] and health["Log"][-1]["ExitCode"] == 0
+    dy("rm", "-f", "hc")
+    nothing_left(dy)

@@ -254,6 +254,7 @@ def cmd_prune(engine: EngineFactory, argv: list[str], name: str) -> int:
 
 def inspect_container(e: Engine, container: Container, size: bool = False) -> dict[str, Any]:
     """``docker container inspect``'s JSON (Engine API v1.43 shape)."""
+    e.lifecycle.refresh(container)
     spec = container.spec
     directory = e.containers.container_dir(container.id)
     graph: dict[str, Any] = {"Data": None, "Name": e.storage_driver}
