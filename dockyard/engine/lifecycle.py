@@ -144,9 +144,10 @@ class Lifecycle:
                 },
             )
             raise error from None
-        self._update_if_running(
+        self.record_state(
             cid,
             {"Pid": int(report.get("Pid") or 0), "MonitorPid": int(report.get("MonitorPid") or 0)},
+            only_if_running=True,
         )
         e.events.record("container", "start", cid, {"name": container.name})
         return report
@@ -230,15 +231,23 @@ class Lifecycle:
 
     # ---------------------------------------------------------------- state
 
-    def record_state(self, container_id: str, changes: dict[str, Any]) -> None:
-        db = self.engine.db
-        with db.transaction() as conn:
+    def record_state(
+        self, container_id: str, changes: dict[str, Any], *, only_if_running: bool = False
+    ) -> None:
+        """Merge ``changes`` into the container's State in one transaction.
+
+        ``only_if_running``: leave the record alone if the container has ended
+        meanwhile (the monitor's report of the end stands).
+        """
+        with self.engine.db.transaction() as conn:
             row = conn.execute(
                 "SELECT state FROM containers WHERE id = ?", (container_id,)
             ).fetchone()
             if row is None:
                 return
             state = json.loads(row["state"])
+            if only_if_running and state.get("Status") != "running":
+                return
             state.update(changes)
             conn.execute(
                 "UPDATE containers SET state = ? WHERE id = ?", (json.dumps(state), container_id)
@@ -252,21 +261,6 @@ class Lifecycle:
         except (OSError, ValueError):
             return None
         return value if isinstance(value, dict) else None
-
-    def _update_if_running(self, container_id: str, changes: dict[str, Any]) -> None:
-        with self.engine.db.transaction() as conn:
-            row = conn.execute(
-                "SELECT state FROM containers WHERE id = ?", (container_id,)
-            ).fetchone()
-            if row is None:
-                return
-            state = json.loads(row["state"])
-            if state.get("Status") != "running":
-                return  # it has ended already; the monitor's report stands
-            state.update(changes)
-            conn.execute(
-                "UPDATE containers SET state = ? WHERE id = ?", (json.dumps(state), container_id)
-            )
 
     def refresh(self, container: Container) -> None:
         """Bring a running container's record up to date when its monitor is gone
