@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   busybox-static   # a static /bin/busybox to make test images from
   runc             # the default OCI runtime until dockyard-runtime is complete
+  tini             # /usr/bin/tini-static: the init binary for --init (docker-init)
   skopeo           # interop tests: docker-archive / oci-archive
   zstd xz-utils bzip2
   python3-venv

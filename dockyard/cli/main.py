@@ -57,6 +57,8 @@ COMMANDS: dict[str, str] = {
     "logs": "container:cmd_logs",
     "container logs": "container:cmd_logs",
     "container-exited": "container:cmd_container_exited",
+    "exec": "exec:cmd_exec",
+    "container exec": "exec:cmd_exec",
     "create": "container:cmd_create",
     "container create": "container:cmd_create",
     "ps": "container:cmd_ps",

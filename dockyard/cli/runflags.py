@@ -477,6 +477,42 @@ def build_container_request(
         parser.fail(str(exc))
 
 
+def _security_opts(opts: list[str], command_name: str) -> list[str]:
+    """Docker's CLI sends a ``seccomp=FILE`` profile as its compacted JSON text."""
+    out = []
+    for opt in opts:
+        key, sep, value = opt.partition("=")
+        if not sep:
+            key, sep, value = opt.partition(":")
+        special = value in ("", "unconfined", "builtin") or value.lstrip().startswith("{")
+        if key == "seccomp" and not special:  # "{...}": already JSON, as the API takes it
+            opt = "seccomp=" + _seccomp_profile(value, command_name)
+        out.append(opt)
+    return out
+
+
+def _seccomp_profile(path: str, command_name: str) -> str:
+    import json
+
+    def fail(message: str) -> Exception:
+        return UsageError(
+            f"dockyard: {message}\n\nRun 'dockyard {command_name} --help' for more information"
+        ).with_code(125)
+
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+        op = "read" if isinstance(exc, IsADirectoryError) else "open"  # Go opens, then reads
+        raise fail(f"opening seccomp profile ({path}) failed: {op} {path}: {reason}") from None
+    try:
+        doc = json.loads(data)
+    except ValueError as exc:
+        raise fail(f"compacting json for seccomp profile ({path}) failed: {exc}") from None
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+
+
 def _build(
     ns: SimpleNamespace, command_name: str, detach: bool
 ) -> tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]:
@@ -567,7 +603,7 @@ def _build(
         "Privileged": ns.privileged,
         "PublishAllPorts": ns.publish_all,
         "ReadonlyRootfs": ns.read_only,
-        "SecurityOpt": list(ns.security_opt) or None,
+        "SecurityOpt": _security_opts(ns.security_opt, command_name) or None,
         "Tmpfs": _tmpfs(ns.tmpfs) or None,
         "UTSMode": ns.uts or "",
         "UsernsMode": ns.userns or "",

@@ -223,6 +223,7 @@ class Lifecycle:
             ),
             passwd=_read_in_root(rootfs, "etc", "passwd"),
             group=_read_in_root(rootfs, "etc", "group"),
+            init_path=shutil.which("docker-init") or shutil.which("tini-static"),
         )
         bundle = os.path.join(state_dir, "bundle")
         os.makedirs(bundle, exist_ok=True)
@@ -395,6 +396,10 @@ class Lifecycle:
                 return True
             self.refresh(container)
             if container.status not in ("running", "paused", "restarting"):
+                # The monitor's callback removes the run directory last: let it finish.
+                settle = time.monotonic() + 5
+                while os.path.isdir(self.state_dir(container_id)) and time.monotonic() < settle:
+                    time.sleep(0.01)
                 return True
             if time.monotonic() >= deadline:
                 return False

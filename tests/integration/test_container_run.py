@@ -27,7 +27,8 @@ pytestmark = [
 def nothing_left(dy: Dockyard) -> None:
     assert dy("ps", "-aq").out == ""
     with open("/proc/mounts") as f:
-        assert str(dy.root) not in f.read() and str(dy.run_root) not in f.read()
+        mounts = f.read()
+    assert str(dy.root) not in mounts and str(dy.run_root) not in mounts
     containers = dy.run_root / "containers"
     assert not containers.exists() or list(containers.iterdir()) == []
     for controller in ("memory", "pids", "cpu"):
