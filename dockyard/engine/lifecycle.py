@@ -367,6 +367,13 @@ class Lifecycle:
         pid = int(container.state.get("Pid") or 0)
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
+        self._resume_if_paused(container)
+
+    def _resume_if_paused(self, container: Container) -> None:
+        """Signal first, then thaw a paused container, as dockerd does."""
+        from dockyard.engine.control import ensure_running_for_signal
+
+        ensure_running_for_signal(self.engine, container)
 
     def stop(self, container: Container, timeout: int | None = None) -> None:
         """SIGTERM (or the configured stop signal), then SIGKILL after the timeout."""
@@ -382,6 +389,7 @@ class Lifecycle:
         pid = int(container.state.get("Pid") or 0)
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
+        self._resume_if_paused(container)
         if not self.wait_exited(container.id, timeout):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
