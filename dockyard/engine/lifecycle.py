@@ -81,8 +81,16 @@ class Lifecycle:
         shutil.rmtree(state_dir, ignore_errors=True)
         os.makedirs(state_dir, mode=0o700)
         os.makedirs(rootfs, exist_ok=True)
-        if not os.path.ismount(rootfs):
-            e.snapshots.mount(container.snapshot_key, rootfs)
+        # The same lock as cp/export/commit take to mount a stopped container.
+        import fcntl
+
+        lock = os.open(e.containers.container_dir(cid), os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not _is_mount_point(rootfs):
+                e.snapshots.mount(container.snapshot_key, rootfs)
+        finally:
+            os.close(lock)
         # Running from here on: the monitor may report the end before spawn returns.
         self.record_state(
             cid,
@@ -353,7 +361,7 @@ class Lifecycle:
 
     def _unmount(self, container_id: str) -> None:
         rootfs = self.rootfs_dir(container_id)
-        if os.path.ismount(rootfs):
+        if _is_mount_point(rootfs):
             self.engine.snapshots.unmount(rootfs)
         with contextlib.suppress(OSError):
             os.rmdir(rootfs)
@@ -441,6 +449,17 @@ def _start_error(exc: SystemFailure) -> SystemFailure:
     elif "permission denied" in message:
         error.exit_code = 126
     return error
+
+
+def _is_mount_point(path: str) -> bool:
+    """Whether something is mounted at ``path`` — also a bind mount from the same
+    filesystem (vfs), which os.path.ismount cannot tell from a plain directory."""
+    target = os.path.realpath(path)
+    try:
+        with open("/proc/self/mountinfo") as f:
+            return any(line.split()[4] == target for line in f)
+    except OSError:
+        return os.path.ismount(path)
 
 
 def _read_host(path: str) -> str:

@@ -170,3 +170,10 @@ def test_health_status_in_ps_and_inspect(dy: Dockyard, busybox: str) -> None:
     assert health["Log"] and health["Log"][-1]["ExitCode"] == 0
     dy("rm", "-f", "hc")
     nothing_left(dy)
+
+
+def test_run_on_the_vfs_driver(dy: Dockyard, busybox_tar: Path) -> None:
+    vfs = ["--storage-driver", "vfs"]
+    dy(*vfs, "import", "-c", 'CMD ["sh"]', str(busybox_tar), "bb")
+    assert dy(*vfs, "run", "--rm", "bb", "sh", "-c", "echo vfs > /f; cat /f").out == "vfs\n"
+    nothing_left(dy)
