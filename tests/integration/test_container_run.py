@@ -177,3 +177,21 @@ def test_run_on_the_vfs_driver(dy: Dockyard, busybox_tar: Path) -> None:
     dy(*vfs, "import", "-c", 'CMD ["sh"]', str(busybox_tar), "bb")
     assert dy(*vfs, "run", "--rm", "bb", "sh", "-c", "echo vfs > /f; cat /f").out == "vfs\n"
     nothing_left(dy)
+
+
+def test_logs_follow_tail_and_timestamps(dy: Dockyard, busybox: str) -> None:
+    import subprocess
+
+    dy("run", "-d", "--name", "talker", "busybox", "sh", "-c",
+       "for i in 1 2 3; do echo line$i; sleep 0.3; done; echo err >&2")
+    follow = subprocess.run([DOCKYARD, "logs", "-f", "talker"], env=dy.env, capture_output=True,
+                            text=True, timeout=30)
+    assert follow.stdout == "line1\nline2\nline3\n" and follow.stderr == "err\n"
+    assert dy("logs", "--tail", "1", "talker").err == "err\n"
+    assert dy("logs", "-n", "2", "talker").out == "line3\n"
+    stamped = dy("logs", "-t", "talker").out.splitlines()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z line1", stamped[0])
+    assert dy("logs", "--since", "1h", "talker").out == "line1\nline2\nline3\n"
+    assert dy("logs", "--until", "2000-01-01", "talker").out == ""
+    dy("rm", "talker")
+    nothing_left(dy)
