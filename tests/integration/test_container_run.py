@@ -195,3 +195,41 @@ def test_logs_follow_tail_and_timestamps(dy: Dockyard, busybox: str) -> None:
     assert dy("logs", "--until", "2000-01-01", "talker").out == ""
     dy("rm", "talker")
     nothing_left(dy)
+
+
+def test_kill_9_of_the_cli_and_of_the_container(dy: Dockyard, busybox: str) -> None:
+    import subprocess
+
+    # The CLI dies: the container goes on under its monitor.
+    cli = subprocess.Popen([DOCKYARD, "run", "--name", "orphan", "busybox", "sleep", "100"],
+                           env=dy.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while "Up " not in dy("ps", "--format", "{{.Status}}").out and time.monotonic() < deadline:
+        time.sleep(0.05)
+    cli.kill()
+    cli.wait()
+    time.sleep(0.2)
+    assert dy("ps", "--format", "{{.Names}} {{.State}}").out == "orphan running\n"
+    # The container's process dies: the record says so, with the signal's code.
+    pid = json.loads(dy("inspect", "orphan").out)[0]["State"]["Pid"]
+    os.kill(pid, signal.SIGKILL)
+    assert dy("wait", "orphan").out == "137\n"
+    assert dy("ps", "-a", "--format", "{{.Status}}").out.startswith("Exited (137)")
+    dy("rm", "orphan")
+    nothing_left(dy)
+
+
+@pytest.mark.slow
+def test_a_hundred_containers_start_and_go(dy: Dockyard, busybox: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def start(n: int) -> str:
+        return dy("run", "-d", "--name", f"c{n:03d}", "busybox", "sleep", "300").out.strip()
+
+    with ThreadPoolExecutor(4) as pool:
+        ids = list(pool.map(start, range(100)))
+    assert len(set(ids)) == 100
+    assert len(dy("ps", "-q").lines) == 100
+    for chunk in range(0, 100, 25):
+        dy("rm", "-f", *ids[chunk : chunk + 25], timeout=300)
+    nothing_left(dy)
