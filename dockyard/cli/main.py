@@ -59,6 +59,8 @@ COMMANDS: dict[str, str] = {
     "container-exited": "container:cmd_container_exited",
     "exec": "exec:cmd_exec",
     "container exec": "exec:cmd_exec",
+    "attach": "attach:cmd_attach",
+    "container attach": "attach:cmd_attach",
     "pause": "manage:cmd_pause",
     "container pause": "manage:cmd_pause",
     "unpause": "manage:cmd_unpause",

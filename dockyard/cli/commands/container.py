@@ -373,6 +373,10 @@ def cmd_run(engine: EngineFactory, argv: list[str], name: str) -> int:
         ).with_code(125) from None
     if ns.cidfile:
         _write_cidfile(ns.cidfile, container.id)
+    if ns.detach_keys and not ns.detach:
+        from dockyard.cli.attach import parse_detach_keys
+
+        parse_detach_keys(ns.detach_keys)  # as Docker: the container stays created
     try:
         if ns.detach:
             e.lifecycle.start(container)
@@ -383,80 +387,23 @@ def cmd_run(engine: EngineFactory, argv: list[str], name: str) -> int:
         if container.host_config.get("AutoRemove"):
             e.containers.remove(container.id, volumes=True)
         raise exc.with_code(exc.exit_code if exc.exit_code in (126, 127) else 125) from None
-    code = _attach_and_wait(e, container.id, stdin=ns.interactive, tty=ns.tty)
-    if container.host_config.get("AutoRemove"):
+    from dockyard.cli.attach import attach_and_wait
+
+    code = attach_and_wait(
+        e,
+        container.id,
+        stdin=ns.interactive,
+        tty=ns.tty,
+        detach_keys=ns.detach_keys,
+        sig_proxy=ns.sig_proxy,
+        start=True,
+    )
+    fresh = e.containers.try_get(container.id)
+    if container.host_config.get("AutoRemove") and (
+        fresh is None or fresh.status not in ("running", "paused", "restarting")
+    ):  # not after a detach: the container is still running
         _wait_removed(e, container.id)
     return code
-
-
-def _attach_and_wait(e: Engine, container_id: str, *, stdin: bool, tty: bool) -> int:
-    """Stream the container's output (and our stdin) until it exits; its exit code."""
-    import os
-    import threading
-
-    from dockyard.runtime.monitor.client import AttachClient
-
-    path = os.path.join(e.lifecycle.state_dir(container_id), "attach")
-    client = AttachClient(path)
-    restore = _raw_terminal() if tty and sys.stdin.isatty() else None
-    try:
-        if tty and sys.stdout.isatty():
-            size = os.get_terminal_size(sys.stdout.fileno())
-            client.resize(size.lines, size.columns)
-        client.start()
-        if stdin:
-
-            def pump() -> None:
-                fd = sys.stdin.fileno()
-                while True:
-                    try:
-                        data = os.read(fd, 65536)
-                    except OSError:
-                        data = b""
-                    if not data:
-                        client.close_stdin()
-                        return
-                    client.send_stdin(data)
-
-            threading.Thread(target=pump, daemon=True).start()
-        out = sys.stdout.buffer
-        err = sys.stderr.buffer
-        while True:
-            frame = client.read_frame()
-            if frame is None:
-                break
-            stream, data = frame
-            if stream == 1:
-                out.write(data)
-                out.flush()
-            elif stream == 2:
-                err.write(data)
-                err.flush()
-            elif stream == 0x20:
-                import json
-
-                report = json.loads(data)
-                if not report.get("Restarting"):
-                    return int(report.get("ExitCode", 0))
-    finally:
-        if restore is not None:
-            restore()
-        client.close()
-    e.lifecycle.wait_exited(container_id, 30)
-    try:
-        return int(e.containers.get(container_id).state.get("ExitCode", 0))
-    except NotFound:
-        return 0
-
-
-def _raw_terminal() -> Callable[[], None]:
-    import termios
-    import tty
-
-    fd = sys.stdin.fileno()
-    saved = termios.tcgetattr(fd)
-    tty.setraw(fd)
-    return lambda: termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
 def _wait_removed(e: Engine, container_id: str, timeout: float = 30) -> None:
@@ -479,10 +426,19 @@ def cmd_start(engine: EngineFactory, argv: list[str], name: str) -> int:
     if ns.attach or ns.interactive:
         if len(ns.args) > 1:
             raise DockyardError("you cannot start and attach multiple containers at once")
+        from dockyard.cli.attach import attach_and_wait, parse_detach_keys
+
+        if ns.detach_keys:
+            parse_detach_keys(ns.detach_keys)
         container = e.containers.get(ns.args[0])
         e.lifecycle.start(container, wait_for_attach=True)
-        return _attach_and_wait(
-            e, container.id, stdin=ns.interactive, tty=bool(container.config.get("Tty"))
+        return attach_and_wait(
+            e,
+            container.id,
+            stdin=ns.interactive,
+            tty=bool(container.config.get("Tty")),
+            detach_keys=ns.detach_keys,
+            start=True,
         )
     failed = False
     for target in ns.args:
