@@ -580,6 +580,15 @@ def _matches(container: Container, filters: Filters, service: ContainerService) 
         codes = {int(v) for v in filters.get("exited")}
         if int(container.state.get("ExitCode", 0)) not in codes:
             return False
+    if filters.has("volume"):
+        mounts = container.spec.get("Mounts") or []
+        names = {m.get("Name") for m in mounts} | {m.get("Destination") for m in mounts}
+        if not any(v in names for v in filters.get("volume")):
+            return False
+    if filters.has("health"):
+        health = (container.state.get("Health") or {}).get("Status") or "none"
+        if health not in filters.get("health"):
+            return False
     for value in filters.get("before"):
         if container.created >= service.get(value).created:
             return False

@@ -205,6 +205,14 @@ class Lifecycle:
             _write_atomic(os.path.join(directory, name), text)
         mounts = []
         for m in container.spec.get("Mounts") or []:
+            if m["Type"] == "volume" and not m.get("NoCopy"):
+                # A new, empty volume is filled from the image's content there.
+                fd = _open_dir_in_root(rootfs, m["Destination"])
+                if fd is not None:
+                    try:
+                        e.volumes.copy_up(m["Name"], f"/proc/self/fd/{fd}/.")
+                    finally:
+                        os.close(fd)
             if m["Type"] == "bind" and not os.path.exists(m["Source"]):
                 os.makedirs(m["Source"], exist_ok=True)  # -v makes a missing host directory
             mounts.append(
@@ -490,6 +498,20 @@ def _read_in_root(root: str, *parts: str) -> str | None:
             return f.read(1 << 20)
     finally:
         os.close(fd)
+
+
+def _open_dir_in_root(root: str, path: str) -> int | None:
+    """A directory inside a container's root as an fd, refusing symlinks on the way."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    for part in [p for p in path.split("/") if p]:
+        try:
+            nxt = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+        except OSError:
+            os.close(fd)
+            return None
+        os.close(fd)
+        fd = nxt
+    return fd
 
 
 def _write_atomic(path: str, text: str) -> None:

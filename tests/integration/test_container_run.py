@@ -233,3 +233,20 @@ def test_a_hundred_containers_start_and_go(dy: Dockyard, busybox: str) -> None:
     for chunk in range(0, 100, 25):
         dy("rm", "-f", *ids[chunk : chunk + 25], timeout=300)
     nothing_left(dy)
+
+
+def test_new_volume_is_filled_from_the_image(dy: Dockyard, busybox: str) -> None:
+    # Docker copies the image's content at the mount point into a new, empty volume.
+    out = dy("run", "--rm", "-v", "etcvol:/etc", "busybox", "cat", "/etc/passwd").out
+    assert out.startswith("root:x:0:0:")
+    assert (dy.root / "volumes" / "etcvol" / "_data" / "passwd").exists()
+    # A volume that has content keeps it.
+    dy("run", "--rm", "-v", "etcvol:/etc", "busybox", "sh", "-c", "echo mine > /etc/mine")
+    assert dy("run", "--rm", "-v", "etcvol:/etc", "busybox", "cat", "/etc/mine").out == "mine\n"
+    dy("run", "-d", "--name", "v1", "-v", "etcvol:/data", "busybox", "sleep", "100")
+    assert dy("ps", "-q", "-f", "volume=etcvol").out.strip() != ""
+    assert dy("ps", "-q", "-f", "volume=other").out == ""
+    assert dy("ps", "-q", "-f", "health=none").out.strip() != ""
+    dy("rm", "-f", "v1")
+    dy("volume", "rm", "etcvol")
+    nothing_left(dy)
