@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -113,3 +114,16 @@ def busybox(dy: Dockyard, busybox_tar: Path) -> str:
 
 def have(tool: str) -> bool:
     return shutil.which(tool) is not None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_cgroup_parents_we_made() -> Iterator[None]:
+    """Containers live in /dockyard/<id> cgroups; the runtime makes the /dockyard parents.
+    Each test removes its containers' cgroups; the session removes the parents it made."""
+    existed = set(Path("/sys/fs/cgroup").glob("*/dockyard"))
+    yield
+    for parent in Path("/sys/fs/cgroup").glob("*/dockyard"):
+        if parent not in existed:
+            # Not empty means a test left a container behind; its own check reports that.
+            with contextlib.suppress(OSError):
+                parent.rmdir()
