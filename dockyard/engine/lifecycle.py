@@ -295,6 +295,7 @@ class Lifecycle:
                 if time.time() - since < 30:
                     return  # a start in progress
         if monitor and pid_alive(monitor):
+            self.container_pid(container)  # fills a pid the starting CLI did not record
             health = self._read_state_file(container.id, "health.json")
             if health:
                 container.state["Health"] = health
@@ -322,10 +323,9 @@ class Lifecycle:
         health = self._read_state_file(container_id, "health.json")
         if health:
             self.record_state(container_id, {"Health": health})
-        pid = int(container.state.get("Pid") or 0)
-        if not report and pid and pid_alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)  # the monitor died: nobody supervises it now
+        pid = self.container_pid(container)
+        if not report and pid > 1 and pid_alive(pid):
+            _signal_process(pid, signal.SIGKILL)  # the monitor died: nobody supervises it now
         code = int(report.get("ExitCode", 137 if not report else 0))
         # A container whose process never started stays "created", as Docker's does.
         failed_start = bool(report.get("Error")) and not report.get("RestartCount")
@@ -380,10 +380,24 @@ class Lifecycle:
         self.refresh(container)
         if container.status not in ("running", "paused", "restarting"):
             raise Conflict(f"Container {container.id} is not running")
-        pid = int(container.state.get("Pid") or 0)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
+        _signal_process(self.container_pid(container), sig)
         self._resume_if_paused(container)
+
+    def container_pid(self, container: Container) -> int:
+        """The container's main process; read from its monitor's state when the record
+        has none yet (the starting CLI may have died before writing it)."""
+        pid = int(container.state.get("Pid") or 0)
+        if pid <= 0:
+            state = self._read_state_file(container.id, "state.json") or {}
+            pid = int(state.get("Pid") or 0)
+            if pid > 0:
+                self.record_state(
+                    container.id,
+                    {"Pid": pid, "MonitorPid": int(state.get("MonitorPid") or 0)},
+                    only_if_running=True,
+                )
+                container.state["Pid"] = pid
+        return pid
 
     def _resume_if_paused(self, container: Container) -> None:
         """Signal first, then thaw a paused container, as dockerd does."""
@@ -402,13 +416,11 @@ class Lifecycle:
         if timeout is None:
             timeout = int(container.config.get("StopTimeout") or 10)
         sig = _signal_number(container.config.get("StopSignal") or "SIGTERM")
-        pid = int(container.state.get("Pid") or 0)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
+        pid = self.container_pid(container)
+        _signal_process(pid, sig)
         self._resume_if_paused(container)
         if not self.wait_exited(container.id, timeout):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+            _signal_process(self.container_pid(container), signal.SIGKILL)
             self.wait_exited(container.id, 30)
 
     def wait_exited(self, container_id: str, timeout: float) -> bool:
@@ -428,6 +440,15 @@ class Lifecycle:
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.02)
+
+
+def _signal_process(pid: int, sig: int) -> None:
+    """Signal a container's process. Never pid 0 or 1 (our own group, or init): a record
+    without a pid must not turn into ``kill(0, SIGKILL)``."""
+    if pid <= 1:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
 
 
 def _restart_text(policy: dict[str, Any]) -> str:
