@@ -31,6 +31,14 @@ def nothing_left(dy: Dockyard) -> None:
     assert str(dy.root) not in mounts and str(dy.run_root) not in mounts
     containers = dy.run_root / "containers"
     assert not containers.exists() or list(containers.iterdir()) == []
+    # No monitor (or anything else) still working in this test's run directory.
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit() and proc.name != str(os.getpid()):
+            try:
+                cmdline = (proc / "cmdline").read_bytes()
+            except OSError:
+                continue
+            assert str(dy.run_root).encode() not in cmdline, cmdline
     for controller in ("memory", "pids", "cpu"):
         parent = Path("/sys/fs/cgroup") / controller / "dockyard"
         if parent.exists():

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 
 TIOCSWINSZ = 0x5414
+HOLD_SECONDS = 5.0  # how long a held start waits for an attach client
 CLIENT_BUFFER_LIMIT = 4 << 20
 PROBE_OUTPUT_LIMIT = 8192
 IN = select.POLLIN | select.POLLPRI
@@ -88,6 +89,7 @@ class Supervisor:
         self.restart_at: float | None = None
         self.status = "created"
         self.held = opts.start_on_attach
+        self.hold_until: float | None = None
         self.no_restart = False
         self.done = False
         self.final_code = 0
@@ -153,6 +155,10 @@ class Supervisor:
             self._fail(str(e))
             return 1
         self._report({"Pid": self.pid, "Status": self.status})
+        # A held start waits for its attacher, but not forever: if the client that
+        # asked for it died before attaching, the container starts anyway (it was
+        # asked to run; Docker's daemon would have started it).
+        self.hold_until = time.monotonic() + HOLD_SECONDS if self.held else None
         self._loop()
         return self.final_code
 
@@ -294,7 +300,9 @@ class Supervisor:
     # -- the loop --------------------------------------------------------------
     def _timeout_ms(self) -> int:
         now = time.monotonic()
-        times = [t for t in (self.restart_at, self.next_probe) if t is not None]
+        times = [
+            t for t in (self.restart_at, self.next_probe, self._hold_deadline()) if t is not None
+        ]
         if self.probe_pid:
             times.append(self.probe_deadline)
         if not times:
@@ -325,8 +333,18 @@ class Supervisor:
             self._reap()
             self._timers()
 
+    def _hold_deadline(self) -> float | None:
+        return self.hold_until if self.held and not self.clients else None
+
     def _timers(self) -> None:
         now = time.monotonic()
+        deadline = self._hold_deadline()
+        if deadline is not None and now >= deadline:
+            try:
+                self._start()
+            except (OciError, OSError) as e:
+                self._fail(str(e))
+                return
         if self.restart_at is not None and now >= self.restart_at:
             self.restart_at = None
             self.restart_count += 1
