@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import stat
 import time
 from collections.abc import Callable
 
@@ -146,32 +145,10 @@ def volumes_in_use(db: Database) -> dict[str, list[str]]:
 
 
 def directory_size(path: str) -> int:
-    """Bytes of everything below *path* but directories, each inode once
-    (moby's ``directory.Size``)."""
-    total = 0
-    seen: set[tuple[int, int]] = set()
-    stack = [path]
-    while stack:
-        current = stack.pop()
-        try:
-            entries = list(os.scandir(current))
-        except OSError:
-            continue
-        for entry in entries:
-            try:
-                st = entry.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            if stat.S_ISDIR(st.st_mode):
-                stack.append(entry.path)
-                continue
-            if st.st_nlink > 1:
-                key = (st.st_dev, st.st_ino)
-                if key in seen:
-                    continue
-                seen.add(key)
-            total += st.st_size
-    return total
+    """Bytes of the files below *path*, each inode once (the snapshotter's measure)."""
+    from dockyard.store.snapshots.common import tree_usage
+
+    return tree_usage(path).size
 
 
 def _label_matches(labels: dict[str, str], expr: str) -> bool:
