@@ -1,8 +1,10 @@
-"""RFC 3339 with nanoseconds, as Go's ``time.RFC3339Nano`` prints UTC times."""
+"""RFC 3339 with nanoseconds for the monitor's records (Go's ``time.RFC3339Nano``, UTC)."""
 
 from __future__ import annotations
 
 import time
+
+from ...golang.timefmt import format_rfc3339nano
 
 
 def rfc3339nano(ns: int | None = None) -> str:
@@ -10,8 +12,4 @@ def rfc3339nano(ns: int | None = None) -> str:
     if ns is None:
         ns = time.time_ns()
     sec, frac = divmod(ns, 1_000_000_000)
-    t = time.gmtime(sec)
-    base = f"{t[0]:04d}-{t[1]:02d}-{t[2]:02d}T{t[3]:02d}:{t[4]:02d}:{t[5]:02d}"
-    if frac:
-        return base + f".{frac:09d}".rstrip("0") + "Z"
-    return base + "Z"
+    return format_rfc3339nano(sec, frac)
