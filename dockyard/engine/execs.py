@@ -114,7 +114,7 @@ def check_running(container: Container, given: str) -> None:
 
 def build_process(e: Engine, container: Container, req: ExecRequest) -> dict[str, Any]:
     """The OCI process: the container's own, with the command, env, user, cwd of the exec."""
-    from dockyard.engine.lifecycle import _read_in_root
+    from dockyard.engine.lifecycle import read_in_root
     from dockyard.runtime.spec.process import DEFAULT_PATH, replace_or_append_env
     from dockyard.runtime.spec.users import resolve_process_user
 
@@ -127,8 +127,8 @@ def build_process(e: Engine, container: Container, req: ExecRequest) -> dict[str
         user, home = resolve_process_user(
             req.user or config.get("User") or "",
             container.host_config.get("GroupAdd") or [],
-            _read_in_root(rootfs, "etc", "passwd"),
-            _read_in_root(rootfs, "etc", "group"),
+            read_in_root(rootfs, "etc", "passwd"),
+            read_in_root(rootfs, "etc", "group"),
         )
     except InvalidArgument as exc:
         raise ExecStartFailed(exc.message) from None

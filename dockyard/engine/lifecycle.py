@@ -207,7 +207,7 @@ class Lifecycle:
         for m in container.spec.get("Mounts") or []:
             if m["Type"] == "volume" and not m.get("NoCopy"):
                 # A new, empty volume is filled from the image's content there.
-                fd = _open_dir_in_root(rootfs, m["Destination"])
+                fd = open_dir_in_root(rootfs, m["Destination"])
                 if fd is not None:
                     try:
                         e.volumes.copy_up(m["Name"], f"/proc/self/fd/{fd}/.")
@@ -237,8 +237,8 @@ class Lifecycle:
                 hostname=os.path.join(directory, "hostname"),
                 hosts=os.path.join(directory, "hosts"),
             ),
-            passwd=_read_in_root(rootfs, "etc", "passwd"),
-            group=_read_in_root(rootfs, "etc", "group"),
+            passwd=read_in_root(rootfs, "etc", "passwd"),
+            group=read_in_root(rootfs, "etc", "group"),
             init_path=shutil.which("docker-init") or shutil.which("tini-static"),
         )
         bundle = os.path.join(state_dir, "bundle")
@@ -499,29 +499,23 @@ def _read_host(path: str) -> str:
         return ""
 
 
-def _read_in_root(root: str, *parts: str) -> str | None:
+def read_in_root(root: str, *parts: str) -> str | None:
     """A file inside a container's root, refusing symlinks on the way (they could point
     at the host's files)."""
-    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    fd = open_dir_in_root(root, "/".join(parts[:-1]))
+    if fd is None:
+        return None
     try:
-        for part in parts[:-1]:
-            try:
-                nxt = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
-            except OSError:
-                return None
-            os.close(fd)
-            fd = nxt
-        try:
-            file_fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW, dir_fd=fd)
-        except OSError:
-            return None
-        with os.fdopen(file_fd, encoding="utf-8", errors="replace") as f:
-            return f.read(1 << 20)
+        file_fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW, dir_fd=fd)
+    except OSError:
+        return None
     finally:
         os.close(fd)
+    with os.fdopen(file_fd, encoding="utf-8", errors="replace") as f:
+        return f.read(1 << 20)
 
 
-def _open_dir_in_root(root: str, path: str) -> int | None:
+def open_dir_in_root(root: str, path: str) -> int | None:
     """A directory inside a container's root as an fd, refusing symlinks on the way."""
     fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
     for part in [p for p in path.split("/") if p]:
