@@ -171,7 +171,7 @@ class ImageService:
         """Docker's lookup order: full ID, reference (tag or digest), then ID prefix."""
         image_id = self.try_resolve(name)
         if image_id is None:
-            raise NotFound(f"No such image: {_display(name)}")
+            raise NotFound(f"No such image: {display_name(name)}")
         return image_id
 
     def try_resolve(self, name: str) -> str | None:
@@ -541,7 +541,7 @@ def _short(image_id: str) -> str:
     return image_id.removeprefix("sha256:")[:12]
 
 
-def _display(name: str) -> str:
+def display_name(name: str) -> str:
     """How Docker names a missing image: with ``:latest`` added to a bare name."""
     try:
         parsed = refs.parse_any_reference(name)

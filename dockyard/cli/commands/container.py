@@ -46,33 +46,34 @@ def cmd_create(engine: EngineFactory, argv: list[str], name: str) -> int:
     p = CommandParser(name, RUN_USAGE, "Create a new container")
     add_run_flags(p)
     ns = p.parse(argv, min_args=1, interspersed=False)
-    image, config, host, networking = build_container_request(ns, p)
     e = engine()
+    container = _create(e, ns, build_container_request(ns, p))
+    write(container.id + "\n")
+    return 0
+
+
+def _create(
+    e: Engine, ns: Any, request: tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]
+) -> Container:
+    """The create step of ``create`` and ``run``: a local image only until pulling lands."""
+    from dockyard.engine.images import display_name
+
+    image, config, host, networking = request
     if ns.pull == "always":
-        raise NotFound(f"pulling {image}: registries arrive with their own issue")
+        raise DockyardError(f"pulling {image}: registries arrive with their own issue")
     try:
         container = e.containers.create(image, config, host, networking, name=ns.name)
     except NotFound as exc:
         if ns.pull == "never" or "No such image" not in exc.message:
             raise
-        sys.stderr.write(f"Unable to find image '{_display(image)}' locally\n")
-        raise NotFound(
-            f"pull access denied for {image.split(':')[0]}, repository does not"
-            " exist (pulling arrives with the registry issue)"
-        ) from None
+        sys.stderr.write(f"Unable to find image '{display_name(image)}' locally\n")
+        raise DockyardError(
+            f"pull access denied for {image.split(':')[0]}: pulling arrives with the registry"
+            " issue"
+        ).with_code(125) from None
     if ns.cidfile:
         _write_cidfile(ns.cidfile, container.id)
-    write(container.id + "\n")
-    return 0
-
-
-def _display(image: str) -> str:
-    from dockyard.oci import reference as refs
-
-    try:
-        return refs.parse_reference(image).with_default_tag().familiar()
-    except DockyardError:
-        return image
+    return container
 
 
 def _write_cidfile(path: str, container_id: str) -> None:
@@ -360,19 +361,8 @@ def cmd_run(engine: EngineFactory, argv: list[str], name: str) -> int:
     add_run_flags(p)
     p.flag("-d", "--detach", help="Run container in background and print container ID")
     ns = p.parse(argv, min_args=1, interspersed=False)
-    image, config, host, networking = build_container_request(ns, p, detach=ns.detach)
     e = engine()
-    try:
-        container = e.containers.create(image, config, host, networking, name=ns.name)
-    except NotFound as exc:
-        if "No such image" not in exc.message:
-            raise
-        sys.stderr.write(f"Unable to find image '{_display(image)}' locally\n")
-        raise DockyardError(
-            f"pull access denied for {image.split(':')[0]}: pulling arrives with the registry issue"
-        ).with_code(125) from None
-    if ns.cidfile:
-        _write_cidfile(ns.cidfile, container.id)
+    container = _create(e, ns, build_container_request(ns, p, detach=ns.detach))
     if ns.detach_keys and not ns.detach:
         from dockyard.cli.attach import parse_detach_keys
 
@@ -609,12 +599,6 @@ def cmd_logs(engine: EngineFactory, argv: list[str], name: str) -> int:
                         show(json.loads(line))
                 return 0
             time.sleep(0.05)
-
-
-def contextlib_suppress_missing() -> Any:
-    import contextlib
-
-    return contextlib.suppress(FileNotFoundError)
 
 
 def cmd_container_exited(engine: EngineFactory, argv: list[str], name: str) -> int:
