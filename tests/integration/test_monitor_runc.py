@@ -249,8 +249,9 @@ def test_container_outlives_the_process_that_started_it(h: Harness) -> None:
     assert alive(monitor)
     with open(f"/proc/{monitor}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    ppid, sid = int(fields[1]), int(fields[4])
-    assert ppid != os.getpid() and sid != os.getsid(0)  # its own session, not our child
+    ppid, sid = int(fields[1]), int(fields[3])  # after the name: state ppid pgrp session
+    assert ppid != os.getpid()  # not our child
+    assert sid != os.getsid(0) and sid == os.getsid(monitor)  # a session of its own
     with open(f"/proc/{monitor}/cmdline", "rb") as f:
         cmdline = f.read().split(b"\0")
     assert cmdline[1:3] == [b"-I", b"-S"]
