@@ -520,9 +520,6 @@ def cmd_wait(engine: EngineFactory, argv: list[str], name: str) -> int:
 
 
 def cmd_logs(engine: EngineFactory, argv: list[str], name: str) -> int:
-    import json
-    import os
-
     p = CommandParser(name, "[OPTIONS] CONTAINER", "Fetch the logs of a container")
     p.flag("-f", "--follow", help="Follow log output")
     p.flag("-t", "--timestamps", help="Show timestamps")
@@ -536,69 +533,41 @@ def cmd_logs(engine: EngineFactory, argv: list[str], name: str) -> int:
     p.option("--until", help="Show logs before a timestamp or relative")
     p.flag("--details", help="Show extra details provided to logs")
     ns = p.parse(argv, min_args=1, max_args=1)
-    from dockyard.timeutil import parse_rfc3339, parse_timestamp
+    from dockyard.engine.logs import LogSelection, log_path, read_logs
+    from dockyard.timeutil import parse_timestamp
 
     e = engine()
     container = e.containers.get(ns.args[0])
-    log_type = (container.host_config.get("LogConfig") or {}).get("Type", "json-file")
-    if log_type != "json-file":
-        raise DockyardError(f'configured logging driver does not support reading: "{log_type}"')
-    since = parse_timestamp(ns.since) if ns.since else None
-    until = parse_timestamp(ns.until) if ns.until else None
-    path = os.path.join(e.containers.container_dir(container.id), f"{container.id}-json.log")
-
-    def show(record: dict[str, Any]) -> None:
-        stamp = record.get("time", "")
-        if since is not None or until is not None:
-            when = parse_rfc3339(stamp) if stamp else 0.0
-            if (since is not None and when < since) or (until is not None and when > until):
-                return
-        text = record.get("log", "")
-        if ns.timestamps:
-            text = f"{stamp} {text}"
-        stream = sys.stderr if record.get("stream") == "stderr" else sys.stdout
-        stream.write(text)
-        stream.flush()
-
+    path = log_path(
+        e.containers.container_dir(container.id),
+        container.id,
+        container.host_config.get("LogConfig") or {},
+    )
     try:
-        f = open(path, encoding="utf-8")  # noqa: SIM115 - followed below
-    except FileNotFoundError:
-        return 0
-    with f:
-        records = [json.loads(line) for line in f if line.strip()]
-        if ns.tail != "all":
-            try:
-                count = int(ns.tail)
-            except ValueError:
-                count = -1
-            if count >= 0:
-                records = records[-count:] if count else []
-        for record in records:
-            show(record)
-        if not ns.follow:
-            return 0
-        # Follow: new lines as they are written, until the container has ended.
-        pending = ""
-        while True:
-            chunk = f.read()
-            if chunk:
-                pending += chunk
-                *lines, pending = pending.split("\n")
-                for line in lines:
-                    if line.strip():
-                        show(json.loads(line))
-                continue
-            current = e.containers.try_get(container.id)
-            if current is None:
-                return 0
-            e.lifecycle.refresh(current)
-            if current.status not in ("running", "paused", "restarting"):
-                tail = f.read()
-                for line in (pending + tail).split("\n"):
-                    if line.strip():
-                        show(json.loads(line))
-                return 0
-            time.sleep(0.05)
+        tail = int(ns.tail) if ns.tail != "all" else -1
+    except ValueError:
+        tail = -1
+    selection = LogSelection(
+        tail=tail,
+        since_ns=int(parse_timestamp(ns.since) * 1e9) if ns.since else 0,
+        until_ns=int(parse_timestamp(ns.until) * 1e9) if ns.until else 0,
+    )
+
+    def running() -> bool:
+        current = e.containers.try_get(container.id)
+        if current is None:
+            return False
+        e.lifecycle.refresh(current)
+        return current.status in ("running", "paused", "restarting")
+
+    out, err = sys.stdout.buffer, sys.stderr.buffer
+    for entry in read_logs(path, selection, follow=ns.follow, running=running):
+        stream = err if entry.stream == "stderr" else out
+        if ns.timestamps:
+            stream.write(entry.timestamp.encode() + b" ")
+        stream.write(entry.data)
+        stream.flush()
+    return 0
 
 
 def cmd_container_exited(engine: EngineFactory, argv: list[str], name: str) -> int:

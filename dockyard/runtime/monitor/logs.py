@@ -161,20 +161,25 @@ class LocalWriter(LogWriter):
         self.file.close()
 
 
-def read_local(path: str) -> list[tuple[int, int, bool, bytes]]:
-    """Decode a ``local`` log file: ``(stream, time_ns, partial, bytes)`` records."""
-    with open(path, "rb") as f:
-        data = f.read()
+def decode_local(data: bytes) -> tuple[list[tuple[int, int, bool, bytes]], int]:
+    """Whole ``local`` records in ``data``: ``(stream, time_ns, partial, bytes)`` each,
+    and how many bytes they used (a torn or unfinished last record is left)."""
     out = []
     pos = 0
     while pos + 4 <= len(data):
         (n,) = struct.unpack_from(">I", data, pos)
         if pos + 8 + n > len(data):
-            break  # torn last record
+            break
         stream, ns, partial = _LOCAL_HEAD.unpack_from(data, pos + 4)
         out.append((stream, ns, bool(partial), data[pos + 4 + _LOCAL_HEAD.size : pos + 4 + n]))
         pos += 8 + n
-    return out
+    return out, pos
+
+
+def read_local(path: str) -> list[tuple[int, int, bool, bytes]]:
+    """Decode a ``local`` log file: ``(stream, time_ns, partial, bytes)`` records."""
+    with open(path, "rb") as f:
+        return decode_local(f.read())[0]
 
 
 def open_writer(driver: str, opts: dict[str, str], log_dir: str, container_id: str) -> LogWriter:
