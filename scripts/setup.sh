@@ -12,6 +12,8 @@ APT_PACKAGES=(
   zstd xz-utils bzip2
   python3-venv
   iproute2 iptables
+  docker-registry  # interop tests: a real registry (distribution 2.8)
+  apache2-utils    # htpasswd, to make registry password files in tests
 )
 # The real docker engine and CLI, to compare against (interop tests and benchmarks).
 OPTIONAL_PACKAGES=(docker.io)
