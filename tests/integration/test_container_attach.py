@@ -268,3 +268,33 @@ def test_attach_when_monitor_dies(dy: Dockyard, busybox: str, cleanup: list[str]
             proc.wait()
     dy("rm", "-f", cid)
     nothing_left(dy)
+
+
+def test_run_it_line_editing_ctrl_c_and_exit_code(dy: Dockyard, busybox: str) -> None:
+    child = spawn(dy, "run", "-it", "--rm", "--name", "shell", "busybox", "sh")
+    child.expect("# ")
+    child.send("echo abcX\x7fd-$((6*7))\r")  # the container's tty does the line editing
+    child.expect("abcd-42")
+    child.expect("# ")
+    child.send("sleep 100; echo after-sleep\r")
+    child.expect("after-sleep")  # the echo of the typed line
+    time.sleep(0.3)
+    child.send("\x03")  # Ctrl-C goes to the container's foreground process, not to us
+    child.expect("# ")  # within pexpect's 20 s: the sleep was interrupted
+    assert b"after-sleep" not in (child.before or b"")  # and the list was abandoned
+    child.send("echo still-$((1+1))\r")
+    child.expect("still-2")
+    child.send("exit 3\r")
+    assert finish(child) == 3
+    assert dy("ps", "-aq").out == ""  # --rm
+    nothing_left(dy)
+
+
+def test_run_it_needs_a_terminal_and_creates_nothing(dy: Dockyard, busybox: str) -> None:
+    result = subprocess.run(
+        [DOCKYARD, "run", "-it", "busybox", "true"],
+        env=dy.env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30,
+    )
+    assert (result.returncode, result.stderr) == (1, "the input device is not a TTY\n")
+    assert dy("ps", "-aq").out == ""
+    nothing_left(dy)

@@ -361,6 +361,10 @@ def cmd_run(engine: EngineFactory, argv: list[str], name: str) -> int:
     add_run_flags(p)
     p.flag("-d", "--detach", help="Run container in background and print container ID")
     ns = p.parse(argv, min_args=1, interspersed=False)
+    if not ns.detach and ns.interactive and ns.tty and not sys.stdin.isatty():
+        from dockyard.cli.errors import ClientError
+
+        raise ClientError("the input device is not a TTY")  # before anything is created
     e = engine()
     container = _create(e, ns, build_container_request(ns, p, detach=ns.detach))
     if ns.detach_keys and not ns.detach:
