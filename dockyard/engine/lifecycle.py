@@ -170,9 +170,9 @@ class Lifecycle:
             opts.root,
             "--run-root",
             opts.run_root,
-            "--config-file",
-            opts.config_file,
         ]
+        if os.path.exists(opts.config_file):  # a missing default file is fine, a named one not
+            argv += ["--config-file", opts.config_file]
         if self.engine.storage_driver:
             argv += ["--storage-driver", self.engine.storage_driver]
         return [*argv, "container-exited", container_id]
