@@ -281,7 +281,10 @@ def attach(
         session.stop_control()
         client.close()
     if report is not None:
-        # as `docker run` returns, the record already says Exited (so `rm` works at once)
+        # as `docker run` returns, the record already says Exited (so `rm` works at once):
+        # record it ourselves rather than wait for the monitor's callback to start up
+        if not report.get("Restarting"):
+            engine.lifecycle.exited_if_reported(container_id)
         engine.lifecycle.wait_exited(container_id, 30)
         return int(report.get("ExitCode") or 0)
     if session.detached.is_set():

@@ -249,26 +249,37 @@ class Lifecycle:
     # ---------------------------------------------------------------- state
 
     def record_state(
-        self, container_id: str, changes: dict[str, Any], *, only_if_running: bool = False
-    ) -> None:
-        """Merge ``changes`` into the container's State in one transaction.
+        self,
+        container_id: str,
+        changes: dict[str, Any],
+        *,
+        only_if_running: bool = False,
+        only_if_status: tuple[str, ...] = (),
+    ) -> bool:
+        """Merge ``changes`` into the container's State in one transaction; False
+        when the record was left alone.
 
         ``only_if_running``: leave the record alone if the container has ended
-        meanwhile (the monitor's report of the end stands).
+        meanwhile (the monitor's report of the end stands). ``only_if_status``:
+        change it only from one of these statuses (a claim: of several processes
+        recording the same exit, exactly one gets True).
         """
         with self.engine.db.transaction() as conn:
             row = conn.execute(
                 "SELECT state FROM containers WHERE id = ?", (container_id,)
             ).fetchone()
             if row is None:
-                return
+                return False
             state = json.loads(row["state"])
             if only_if_running and state.get("Status") != "running":
-                return
+                return False
+            if only_if_status and state.get("Status") not in only_if_status:
+                return False
             state.update(changes)
             conn.execute(
                 "UPDATE containers SET state = ? WHERE id = ?", (json.dumps(state), container_id)
             )
+            return True
 
     def _read_state_file(self, container_id: str, name: str) -> dict[str, Any] | None:
         """One of the monitor's JSON files (health.json, exit.json), or None."""
@@ -307,11 +318,17 @@ class Lifecycle:
         else:
             container.state = dict(container.state, Status="removing")
 
+    def exited_if_reported(self, container_id: str) -> None:
+        """Record the end now if the monitor has written its report (``run --rm``
+        does, rather than wait for the monitor's callback to start up)."""
+        if os.path.exists(os.path.join(self.state_dir(container_id), "exit.json")):
+            self.exited(container_id)
+
     def exited(self, container_id: str) -> None:
         """The monitor's report that the container ended (the hidden command)."""
         e = self.engine
         container = e.containers.try_get(container_id)
-        if container is None or container.status not in ("running", "paused", "restarting"):
+        if container is None or container.status not in ACTIVE_STATUSES:
             return  # already recorded (a failed start records itself)
         state_dir = self.state_dir(container_id)
         report: dict[str, Any] = {}
@@ -329,7 +346,7 @@ class Lifecycle:
         code = int(report.get("ExitCode", 137 if not report else 0))
         # A container whose process never started stays "created", as Docker's does.
         failed_start = bool(report.get("Error")) and not report.get("RestartCount")
-        self.record_state(
+        claimed = self.record_state(
             container_id,
             {
                 "Status": "created" if failed_start else "exited",
@@ -440,6 +457,9 @@ class Lifecycle:
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.02)
+
+
+ACTIVE_STATUSES = ("running", "paused", "restarting")
 
 
 def _signal_process(pid: int, sig: int) -> None:

@@ -392,11 +392,10 @@ def cmd_run(engine: EngineFactory, argv: list[str], name: str) -> int:
         sig_proxy=ns.sig_proxy,
         start=True,
     )
-    fresh = e.containers.try_get(container.id)
-    if container.host_config.get("AutoRemove") and (
-        fresh is None or fresh.status not in ("running", "paused", "restarting")
-    ):  # not after a detach: the container is still running
-        _wait_removed(e, container.id)
+    if container.host_config.get("AutoRemove"):
+        fresh = e.containers.try_get(container.id)
+        if fresh is None or fresh.status not in ("running", "paused", "restarting"):
+            _wait_removed(e, container.id)  # not after a detach: it is still running
     return code
 
 

@@ -554,10 +554,11 @@ class Supervisor:
         oom = self._oom_killed()
         self._probe_cancel()
         self.next_probe = None
-        try:  # noqa: SIM105 (contextlib costs memory)
+        deleted = True
+        try:
             self.runtime.delete(self.opts.container_id, force=True)
         except (OciError, OSError):
-            pass
+            deleted = False
         self._close_stdio()
         stopped = self.no_restart or os.path.exists("no-restart")
         restart = self.policy.should_restart(code, self.restart_count, stopped)
@@ -568,6 +569,7 @@ class Supervisor:
                 "FinishedAt": rfc3339nano(),
                 "OOMKilled": oom,
                 "RestartCount": self.restart_count,
+                "RuntimeDeleted": deleted,  # the exit callback need not delete it again
             },
         )
         self._broadcast(
