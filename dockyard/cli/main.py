@@ -99,6 +99,7 @@ COMMANDS: dict[str, str] = {
     "system info": "system:cmd_info",
     "info": "system:cmd_info",
     "version": "system:cmd_version",
+    "compose": "compose:cmd_compose",
 }
 GROUPS = {"container", "image", "system", "volume"}
 
