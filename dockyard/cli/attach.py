@@ -260,7 +260,9 @@ def attach(
         return _recorded_exit(engine, container_id)
     session = _Session(engine, container_id, client, stdin_once)
     restore: list[Callable[[], None]] = []
+    report: dict[str, Any] | None = None
     try:
+        session.send(client.records_exit)  # we record the end ourselves, at once
         if stdin and tty and sys.stdin.isatty():
             restore.append(_raw_terminal())
         if tty:
@@ -279,12 +281,15 @@ def attach(
         for undo in reversed(restore):
             undo()
         session.stop_control()
-        client.close()
+        try:
+            # as `docker run` returns, the record already says Exited (so `rm` works at
+            # once): record it ourselves, before we hang up (the monitor runs its exit
+            # callback only if we did not)
+            if report is not None and not report.get("Restarting"):
+                engine.lifecycle.exited_if_reported(container_id)
+        finally:
+            client.close()
     if report is not None:
-        # as `docker run` returns, the record already says Exited (so `rm` works at once):
-        # record it ourselves rather than wait for the monitor's callback to start up
-        if not report.get("Restarting"):
-            engine.lifecycle.exited_if_reported(container_id)
         engine.lifecycle.wait_exited(container_id, 30)
         return int(report.get("ExitCode") or 0)
     if session.detached.is_set():

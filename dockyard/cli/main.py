@@ -100,8 +100,19 @@ COMMANDS: dict[str, str] = {
     "info": "system:cmd_info",
     "version": "system:cmd_version",
     "compose": "compose:cmd_compose",
+    "network create": "network:cmd_create",
+    "network ls": "network:cmd_ls",
+    "network list": "network:cmd_ls",
+    "network inspect": "network:cmd_inspect",
+    "network rm": "network:cmd_rm",
+    "network remove": "network:cmd_rm",
+    "network prune": "network:cmd_prune",
+    "network connect": "network:cmd_connect",
+    "network disconnect": "network:cmd_disconnect",
+    "port": "network:cmd_port",
+    "container port": "network:cmd_port",
 }
-GROUPS = {"container", "image", "system", "volume"}
+GROUPS = {"container", "image", "network", "system", "volume"}
 
 GLOBAL_HELP = """
 Usage:  dockyard [OPTIONS] COMMAND
@@ -117,6 +128,7 @@ Common Commands:
 Management Commands:
   container   Manage containers
   image       Manage images
+  network     Manage networks
   system      Manage dockyard
   volume      Manage volumes
 

@@ -396,6 +396,12 @@ def _ports(values: list[str], expose: list[str]) -> tuple[dict[str, Any], dict[s
             raise _invalid("-p, --publish", value, f"invalid proto: {value}")
         containers = _port_range(container, value, "-p, --publish")
         hosts = _port_range(host_port, value, "-p, --publish") if host_port else []
+        if hosts and len(containers) == 1 and len(hosts) > 1:
+            # one container port, a host range: the engine picks a free one from it
+            key = f"{containers[0]}/{proto}"
+            exposed[key] = {}
+            bindings.setdefault(key, []).append({"HostIp": ip, "HostPort": host_port})
+            continue
         if hosts and len(hosts) != len(containers) and len(hosts) != 1:
             raise _invalid(
                 "-p, --publish",

@@ -140,6 +140,15 @@ class Engine:
 
         return SystemService(self)
 
+    if TYPE_CHECKING:
+        from dockyard.engine.networks import NetworkService
+
+    @cached_property
+    def networks(self) -> NetworkService:
+        from dockyard.engine.networks import NetworkService
+
+        return NetworkService(self)
+
     # ------------------------------------------------------------- image verbs
 
     def load_images(

@@ -340,6 +340,7 @@ class ContainerService:
             "RestartCount": 0,
             "Mounts": mounts,
         }
+        self.engine.networks.normalize_request(spec["HostConfig"], spec["NetworkingConfig"])
         top = images.get(image_id).chain
         directory = self.container_dir(container_id)
         os.makedirs(directory, mode=0o710)
@@ -437,6 +438,7 @@ class ContainerService:
             lifecycle.wait_exited(container.id, 30)
             container = self.get(container.id)
         key = container.snapshot_key
+        self.engine.networks.detach(container)  # leftovers of a start that was cut short
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM containers WHERE id = ?", (container.id,))
             if self.engine.snapshots.exists(key):

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from dockyard.engine import Engine
     from dockyard.engine.containers import Container
+    from dockyard.engine.networks import NetPlan
 
 RUNTIME_BINARIES = {"runc": "runc", "crun": "crun", "dockyard": "dockyard-runtime"}
 
@@ -110,7 +111,8 @@ class Lifecycle:
             },
         )
         try:
-            bundle = self._write_bundle(container, rootfs, state_dir)
+            plan = e.networks.attach(container)
+            bundle = self._write_bundle(container, rootfs, state_dir, plan)
             runtime = container.host_config.get("Runtime") or "runc"
             log = container.host_config.get("LogConfig") or {}
             health = container.config.get("Healthcheck")
@@ -136,6 +138,8 @@ class Lifecycle:
             report = spawn(opts)
         except BaseException as exc:
             self._delete_runtime_state(container)
+            with contextlib.suppress(Exception):
+                e.networks.detach(container)
             self._unmount(cid)
             shutil.rmtree(state_dir, ignore_errors=True)
             error = _start_error(exc) if isinstance(exc, SystemFailure) else exc
@@ -177,7 +181,9 @@ class Lifecycle:
             argv += ["--storage-driver", self.engine.storage_driver]
         return [*argv, "container-exited", container_id]
 
-    def _write_bundle(self, container: Container, rootfs: str, state_dir: str) -> str:
+    def _write_bundle(
+        self, container: Container, rootfs: str, state_dir: str, plan: NetPlan
+    ) -> str:
         from dockyard.runtime.spec import EtcFiles, MountSpec, build_spec
         from dockyard.runtime.spec.etc_files import hostname_file, hosts_file, resolv_conf
 
@@ -187,18 +193,26 @@ class Lifecycle:
         host = container.host_config
         directory = e.containers.container_dir(cid)
         hostname = config.get("Hostname") or cid[:12]
+        gateway_ip = e.options.daemon.get("host-gateway-ip")
         files = {
             "hostname": hostname_file(hostname),
-            "hosts": hosts_file(
+            "hosts": plan.hosts_text
+            if plan.hosts_text is not None
+            else hosts_file(
                 hostname=hostname,
                 domainname=config.get("Domainname") or "",
+                addresses=plan.addresses,
                 extra_hosts=host.get("ExtraHosts") or [],
+                host_gateway=[gateway_ip] if gateway_ip else plan.host_gateways[:1],
             ),
-            "resolv.conf": resolv_conf(
+            "resolv.conf": plan.resolv_text
+            if plan.resolv_text is not None
+            else resolv_conf(
                 _read_host("/etc/resolv.conf"),
                 dns=host.get("Dns") or [],
                 dns_search=host.get("DnsSearch") or [],
                 dns_options=host.get("DnsOptions") or [],
+                mode=plan.resolv_mode,
             ),
         }
         for name, text in files.items():
@@ -240,6 +254,7 @@ class Lifecycle:
             passwd=read_in_root(rootfs, "etc", "passwd"),
             group=read_in_root(rootfs, "etc", "group"),
             init_path=shutil.which("docker-init") or shutil.which("tini-static"),
+            netns_path=plan.netns_path,
         )
         bundle = os.path.join(state_dir, "bundle")
         os.makedirs(bundle, exist_ok=True)
@@ -359,8 +374,14 @@ class Lifecycle:
                 "Error": str(report.get("Error") or ""),
                 "FinishedAt": report.get("FinishedAt") or rfc3339_nano(time.time()),
             },
+            only_if_status=ACTIVE_STATUSES,
         )
-        self._delete_runtime_state(container)
+        if not claimed:
+            return  # another process (the CLI of `run --rm`, or the callback) recorded it
+        if not report.get("RuntimeDeleted"):
+            self._delete_runtime_state(container)
+        with contextlib.suppress(Exception):
+            e.networks.detach(container)
         self._unmount(container_id)
         e.events.record(
             "container", "die", container_id, {"exitCode": str(code), "name": container.name}

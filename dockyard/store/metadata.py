@@ -143,6 +143,31 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX events_time ON events(time_nano);
     """,
+    # networking: a container's endpoint on a network (its address allocation) and
+    # its published host ports.
+    """
+    CREATE TABLE network_endpoints (
+        network_id    TEXT NOT NULL REFERENCES networks(id),
+        container_id  TEXT NOT NULL,
+        address       TEXT NOT NULL,            -- IPv4, no prefix
+        mac           TEXT NOT NULL,
+        aliases       TEXT NOT NULL DEFAULT '[]',
+        host_if       TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (network_id, container_id),
+        UNIQUE (network_id, address)
+    );
+    CREATE INDEX network_endpoints_container ON network_endpoints(container_id);
+
+    CREATE TABLE published_ports (
+        container_id    TEXT NOT NULL,
+        proto           TEXT NOT NULL,
+        host_ip         TEXT NOT NULL,
+        host_port       INTEGER NOT NULL,
+        container_port  INTEGER NOT NULL,
+        PRIMARY KEY (proto, host_ip, host_port)
+    );
+    CREATE INDEX published_ports_container ON published_ports(container_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -212,7 +212,11 @@ def test_kill_9_of_the_cli_and_of_the_container(dy: Dockyard, busybox: str) -> N
     cli = subprocess.Popen([DOCKYARD, "run", "--name", "orphan", "busybox", "sleep", "100"],
                            env=dy.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
-    while "Up " not in dy("ps", "--format", "{{.Status}}").out and time.monotonic() < deadline:
+    # started: the record has the container's pid (it says "Up" a little earlier)
+    while dy("ps", "--format", "{{.Names}}").out != "orphan\n" or dy(
+        "inspect", "-f", "{{.State.Pid}}", "orphan"
+    ).out.strip() in ("", "0"):
+        assert time.monotonic() < deadline, "the container did not start"
         time.sleep(0.05)
     cli.kill()
     cli.wait()

@@ -64,7 +64,7 @@ def test_container_does_not_see_host_mounts(dy: Dockyard, busybox: str) -> None:
 
 def test_container_has_an_empty_network_namespace(dy: Dockyard, busybox: str) -> None:
     # docker run --network none busybox ls /sys/class/net -> lo
-    code, out = sh(dy, "ls /sys/class/net")
+    code, out = sh(dy, "ls /sys/class/net", "--network", "none")
     assert (code, out.split()) == (0, ["lo"])
     nothing_left(dy)
 

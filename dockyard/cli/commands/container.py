@@ -137,13 +137,15 @@ def container_rows(e: Engine, containers: list[Container], *, trunc: bool, size:
             Command=_command(c, trunc),
             CreatedAt=created_at(int(c.created)),
             RunningFor=human_duration(now - c.created) + " ago",
-            Ports="",
+            Ports=_ports_column(c),
             State=c.status,
             Status=status_text(c, now),
             Names=c.name,
             Labels=",".join(f"{k}={v}" for k, v in sorted(labels.items())),
             Mounts="",
-            Networks="",
+            Networks=",".join(
+                sorted((c.spec.get("NetworkingConfig") or {}).get("EndpointsConfig") or {})
+            ),
             LocalVolumes="0",
             Size="",
         )
@@ -153,6 +155,15 @@ def container_rows(e: Engine, containers: list[Container], *, trunc: bool, size:
             row["Size"] = f"{human_size(rw)} (virtual {human_size(rw + virtual)})"
         rows.append(row)
     return rows
+
+
+def _ports_column(c: Container) -> str:
+    ports = (c.spec.get("NetworkSettings") or {}).get("Ports")
+    if not ports:
+        return ""
+    from dockyard.network.ports import format_ports
+
+    return format_ports(ports)
 
 
 def cmd_ps(engine: EngineFactory, argv: list[str], name: str) -> int:

@@ -65,6 +65,9 @@ class AttachClient:
     def no_restart(self) -> None:
         self.sock.sendall(protocol.frame(protocol.NO_RESTART, b""))
 
+    def records_exit(self) -> None:
+        self.sock.sendall(protocol.frame(protocol.RECORDS_EXIT, b""))
+
     def start(self) -> None:
         self.sock.sendall(protocol.frame(protocol.START, b""))
 

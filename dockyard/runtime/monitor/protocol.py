@@ -15,7 +15,10 @@ Client → monitor:
   ``RESIZE`` (0x10): ``rows:u16be cols:u16be`` (TIOCSWINSZ on the pty master);
   ``DETACH`` (0x11): the monitor closes this connection;
   ``NO_RESTART`` (0x12): do not restart after the next exit (``docker stop``);
-  ``START`` (0x13): start a container the monitor was told to hold (``--start-on-attach``).
+  ``START`` (0x13): start a container the monitor was told to hold (``--start-on-attach``);
+  ``RECORDS_EXIT`` (0x14): this client records the exit itself (``run``, ``attach``): after
+  the ``EXIT`` frame the monitor waits for it to close the connection, and runs its exit
+  callback only if the exit was not recorded by then (its state directory still exists).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ RESIZE = 0x10
 DETACH = 0x11
 NO_RESTART = 0x12
 START = 0x13
+RECORDS_EXIT = 0x14
 EXIT = 0x20
 
 HEADER = struct.Struct(">BxxxI")

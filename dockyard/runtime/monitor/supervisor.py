@@ -53,13 +53,17 @@ def _short_sock_path(state_dir: str, name: str) -> str:
     return path if len(path) < 100 else f"/proc/{os.getpid()}/cwd/{name}"
 
 
+RECORDER_WAIT = 10.0  # seconds an exit-recording client may take before the callback runs
+
+
 class Client:
-    __slots__ = ("out", "reader", "sock")
+    __slots__ = ("out", "reader", "records_exit", "sock")
 
     def __init__(self, sock: _socket.socket) -> None:
         self.sock = sock
         self.reader = protocol.FrameReader()
         self.out = bytearray()
+        self.records_exit = False
 
 
 class Supervisor:
@@ -185,6 +189,7 @@ class Supervisor:
             },
         )
         self._set_status("exited")
+        spawner_waits = self.sync_fd >= 0  # it records the failed start and cleans up
         self._report({"Error": message})
         try:  # noqa: SIM105 (contextlib costs memory)
             self.runtime.delete(self.opts.container_id, force=True)
@@ -192,7 +197,7 @@ class Supervisor:
             pass
         self._close_stdio()
         self.final_code = code
-        self._finish()
+        self._finish(callback=not spawner_waits)
 
     def _set_status(self, status: str) -> None:
         self.status = status
@@ -497,6 +502,8 @@ class Supervisor:
             self._drop(fd)
         elif stream == protocol.NO_RESTART:
             self.no_restart = True
+        elif stream == protocol.RECORDS_EXIT:
+            self.clients[fd].records_exit = True
         elif stream == protocol.START and self.held:
             try:
                 self._start()
@@ -687,8 +694,9 @@ class Supervisor:
         self.next_probe = time.monotonic() + self.health_config.interval
 
     # -- the end --------------------------------------------------------------------------
-    def _finish(self) -> None:
+    def _finish(self, callback: bool = True) -> None:
         self.done = True
+        recorders = []
         for fd, client in list(self.clients.items()):
             if client.out:
                 try:
@@ -697,14 +705,19 @@ class Supervisor:
                     client.sock.sendall(client.out)
                 except OSError:
                     pass
-            self._drop(fd)
+            if client.records_exit:
+                recorders.append(self.clients.pop(fd))
+                self._unwatch(fd)
+            else:
+                self._drop(fd)
+        recorded = self._wait_for_recorders(recorders)
         self.listener.close()
         try:  # noqa: SIM105 (contextlib costs memory)
             os.unlink("attach")
         except FileNotFoundError:
             pass
         self.log.close()
-        if self.opts.cleanup_cmd:
+        if self.opts.cleanup_cmd and callback and not recorded:
             try:
                 pid = spawn(self.opts.cleanup_cmd)
                 while True:
@@ -718,6 +731,29 @@ class Supervisor:
                 pass
         if self.opts.remove:
             _rmtree(self.sd)
+
+
+    def _wait_for_recorders(self, recorders: list[Client]) -> bool:
+        """Wait (at most RECORDER_WAIT s) for the clients that record the exit
+        themselves to hang up; True when the exit was recorded meanwhile (the
+        engine removes the state directory when it records an exit)."""
+        if not recorders:
+            return False
+        deadline = time.monotonic() + RECORDER_WAIT
+        for client in recorders:
+            try:
+                while True:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    client.sock.setblocking(True)
+                    client.sock.settimeout(left)
+                    if not client.sock.recv(4096):
+                        break
+            except OSError:
+                pass
+            client.sock.close()
+        return not os.path.exists(os.path.join(self.sd, "exit.json"))
 
 
 def _rmtree(path: str) -> None:

@@ -1,0 +1,1129 @@
+"""The network service: Docker's networks (bridge, host, none and user-defined
+bridges) and each container's endpoints on them.
+
+A network is a row in ``networks`` whose ``config`` JSON holds the fields of
+``docker network inspect`` (IPAM, Options, Labels, Internal, ...) plus the
+bridge device's name. The predefined ``bridge``, ``host`` and ``none`` networks
+are made on first use. An endpoint (a container on a network, with its address)
+is a row in ``network_endpoints`` while the container runs; the kernel objects
+(namespace, bridge, veth, iptables rules) are made by :meth:`attach` before the
+container starts and removed by :meth:`detach` when it ends.
+
+Which networks a container belongs to is its ``NetworkingConfig.EndpointsConfig``
+(keyed by network name, the NetworkMode network included): ``connect`` and
+``disconnect`` change it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import ipaddress
+import json
+import os
+import re
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from dockyard.engine.filters import Filters
+from dockyard.errors import Conflict, DockyardError, InvalidArgument, NotFound, Unsupported
+from dockyard.network import ipam
+from dockyard.timeutil import rfc3339_nano
+
+if TYPE_CHECKING:
+    from dockyard.engine import Engine
+    from dockyard.engine.containers import Container
+    from dockyard.network.firewall import Firewall
+
+PREDEFINED = ("bridge", "host", "none")
+DEFAULT_BRIDGE_DEVICE = "dockyard0"
+OPT_PREFIX = "com.docker.network."
+OPT_BRIDGE_NAME = "com.docker.network.bridge.name"
+OPT_ICC = "com.docker.network.bridge.enable_icc"
+OPT_MASQ = "com.docker.network.bridge.enable_ip_masquerade"
+OPT_MTU = "com.docker.network.driver.mtu"
+_NAME_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
+_IFNAME_MAX = 15
+_List = list  # NetworkService.list shadows the builtin in its class body
+
+
+def _truthy(text: str | None, default: bool = True) -> bool:
+    if text is None or text == "":
+        return default
+    return text.lower() in ("1", "t", "true", "yes", "on")
+
+
+class Network:
+    __slots__ = ("config", "created", "driver", "id", "name")
+
+    def __init__(self, id: str, name: str, driver: str, created: float, config: dict[str, Any]):
+        self.id = id
+        self.name = name
+        self.driver = driver
+        self.created = created
+        self.config = config
+
+    @property
+    def options(self) -> dict[str, str]:
+        return dict(self.config.get("Options") or {})
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return dict(self.config.get("Labels") or {})
+
+    @property
+    def internal(self) -> bool:
+        return bool(self.config.get("Internal"))
+
+    @property
+    def is_bridge(self) -> bool:
+        return self.driver == "bridge"
+
+    @property
+    def user_defined(self) -> bool:
+        return self.name not in PREDEFINED
+
+    @property
+    def bridge_device(self) -> str:
+        return str(self.config.get("BridgeDevice") or "")
+
+    @property
+    def pools(self) -> list[ipam.PoolConfig]:
+        return [
+            ipam.PoolConfig.from_api(c) for c in (self.config.get("IPAM") or {}).get("Config") or []
+        ]
+
+    @property
+    def mtu(self) -> int:
+        try:
+            return int(self.options.get(OPT_MTU) or 1500)
+        except ValueError:
+            return 1500
+
+    def inspect(self, containers: dict[str, Any] | None = None) -> dict[str, Any]:
+        cfg = self.config
+        ipam_doc = cfg.get("IPAM") or {}
+        return {
+            "Name": self.name,
+            "Id": self.id,
+            "Created": rfc3339_nano(self.created),
+            "Scope": "local",
+            "Driver": self.driver,
+            "EnableIPv6": bool(cfg.get("EnableIPv6")),
+            "IPAM": {
+                "Driver": ipam_doc.get("Driver") or "default",
+                "Options": ipam_doc.get("Options"),
+                "Config": ipam_doc.get("Config") or [],
+            },
+            "Internal": self.internal,
+            "Attachable": bool(cfg.get("Attachable")),
+            "Ingress": False,
+            "ConfigFrom": {"Network": ""},
+            "ConfigOnly": False,
+            "Containers": containers or {},
+            "Options": self.options,
+            "Labels": self.labels,
+        }
+
+
+@dataclass
+class NetPlan:
+    """What the lifecycle needs to start a container once its networking is ready."""
+
+    netns_path: str | None = None  # join this namespace (prepared or another container's)
+    addresses: list[str] = field(default_factory=list)
+    resolv_mode: str = "legacy"  # etc_files.resolv_conf mode
+    host_gateways: list[str] = field(default_factory=list)
+    hosts_text: str | None = None  # a whole /etc/hosts to use (container: mode)
+    resolv_text: str | None = None
+    hostname: str | None = None
+
+
+class NetworkService:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.db = engine.db
+        self._defaults_ready = False
+
+    # ------------------------------------------------------------- places
+
+    @property
+    def run_dir(self) -> str:
+        return os.path.join(self.engine.options.run_root, "network")
+
+    def netns_path(self, container_id: str) -> str:
+        return os.path.join(self.engine.options.run_root, "netns", container_id[:12])
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """One process at a time changes bridges and iptables rules."""
+        os.makedirs(self.run_dir, mode=0o700, exist_ok=True)
+        fd = os.open(
+            os.path.join(self.run_dir, "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600
+        )
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    @property
+    def firewall(self) -> Firewall:
+        from dockyard.network.firewall import Firewall
+
+        return Firewall()
+
+    @property
+    def iptables_enabled(self) -> bool:
+        return self.engine.options.daemon.get("iptables", True) is not False
+
+    # ------------------------------------------------------------- records
+
+    def _row(self, row: Any) -> Network:
+        return Network(
+            row["id"], row["name"], row["driver"], row["created"], json.loads(row["config"])
+        )
+
+    def ensure_defaults(self) -> None:
+        """The predefined networks, made on first use (dockerd makes them at startup)."""
+        if self._defaults_ready:
+            return
+        names = {r["name"] for r in self.db.conn.execute("SELECT name FROM networks")}
+        missing = [n for n in PREDEFINED if n not in names]
+        if missing:
+            with self.db.transaction() as conn:
+                names = {r["name"] for r in conn.execute("SELECT name FROM networks")}
+                for name in PREDEFINED:
+                    if name in names:
+                        continue
+                    config = self._default_config(name, conn)
+                    driver = {"bridge": "bridge", "host": "host", "none": "null"}[name]
+                    conn.execute(
+                        "INSERT INTO networks (id, name, driver, created, config)"
+                        " VALUES (?, ?, ?, ?, ?)",
+                        (secrets.token_hex(32), name, driver, time.time(), json.dumps(config)),
+                    )
+        self._defaults_ready = True
+
+    def _default_config(self, name: str, conn: Any) -> dict[str, Any]:
+        if name != "bridge":
+            return {
+                "IPAM": {"Driver": "default", "Options": None, "Config": []},
+                "Options": {},
+                "Labels": {},
+            }
+        daemon = self.engine.options.daemon
+        device = str(daemon.get("bridge") or DEFAULT_BRIDGE_DEVICE)
+        bip = str(daemon.get("bip") or "")
+        if bip:
+            try:
+                iface = ipaddress.IPv4Interface(bip)
+            except ValueError:
+                raise InvalidArgument(f"invalid bip: {bip}") from None
+            pool = ipam.PoolConfig(subnet=iface.network, gateway=iface.ip)
+        else:
+            from dockyard.network import bridge
+
+            existing = bridge.ipv4_addresses(device)
+            if existing:  # adopt the device's address, as dockerd does with docker0
+                pool = ipam.PoolConfig(subnet=existing[0].network, gateway=existing[0].ip)
+            else:
+                subnet = ipam.choose_subnet(
+                    ipam.parse_pools(daemon.get("default-address-pools")),
+                    self._subnets_in_use(conn),
+                    ipam.host_routes(),
+                )
+                pool = ipam.PoolConfig(subnet=subnet, gateway=subnet[1])
+        mtu = str(daemon.get("mtu") or 1500)
+        icc = "false" if daemon.get("icc") is False else "true"
+        masq = "false" if daemon.get("ip-masq") is False else "true"
+        return {
+            "IPAM": {"Driver": "default", "Options": None, "Config": [pool.to_api()]},
+            "Options": {
+                "com.docker.network.bridge.default_bridge": "true",
+                OPT_ICC: icc,
+                OPT_MASQ: masq,
+                "com.docker.network.bridge.host_binding_ipv4": str(daemon.get("ip") or "0.0.0.0"),
+                OPT_BRIDGE_NAME: device,
+                OPT_MTU: mtu,
+            },
+            "Labels": {},
+            "BridgeDevice": device,
+        }
+
+    def _subnets_in_use(self, conn: Any) -> list[ipaddress.IPv4Network]:
+        nets = []
+        for row in conn.execute("SELECT config FROM networks"):
+            for c in (json.loads(row["config"]).get("IPAM") or {}).get("Config") or []:
+                with contextlib.suppress(ValueError, KeyError):
+                    nets.append(ipaddress.IPv4Network(c["Subnet"], strict=False))
+        return nets
+
+    def all(self) -> list[Network]:
+        self.ensure_defaults()
+        return [
+            self._row(r) for r in self.db.conn.execute("SELECT * FROM networks ORDER BY created")
+        ]
+
+    def try_get(self, ref: str) -> Network | None:
+        """By full id, then name, then unique id prefix (dockerd's order)."""
+        self.ensure_defaults()
+        conn = self.db.conn
+        row = conn.execute("SELECT * FROM networks WHERE id = ?", (ref,)).fetchone()
+        if row is None:
+            row = conn.execute("SELECT * FROM networks WHERE name = ?", (ref,)).fetchone()
+        if row is None and ref and re.fullmatch(r"[0-9a-f]+", ref):
+            rows = conn.execute("SELECT * FROM networks WHERE id LIKE ?", (ref + "%",)).fetchall()
+            if len(rows) > 1:
+                raise NotFound(
+                    f"network {ref} is ambiguous ({len(rows)} matches found based on ID prefix)"
+                )
+            row = rows[0] if rows else None
+        return self._row(row) if row is not None else None
+
+    def get(self, ref: str) -> Network:
+        network = self.try_get(ref)
+        if network is None:
+            raise NotFound(f"network {ref} not found")
+        return network
+
+    # ------------------------------------------------------------- create / remove
+
+    def create(
+        self,
+        name: str,
+        *,
+        driver: str = "bridge",
+        subnets: list[str] | None = None,
+        gateways: list[str] | None = None,
+        ip_ranges: list[str] | None = None,
+        aux_addresses: dict[str, str] | None = None,
+        internal: bool = False,
+        attachable: bool = False,
+        ipv6: bool = False,
+        labels: dict[str, str] | None = None,
+        options: dict[str, str] | None = None,
+        ipam_driver: str = "default",
+        ipam_options: dict[str, str] | None = None,
+    ) -> Network:
+        self.ensure_defaults()
+        if not _NAME_RE.fullmatch(name or ""):
+            raise InvalidArgument(
+                f'invalid network name "{name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed'
+            )
+        driver = driver or "bridge"
+        if driver in ("host", "null"):
+            raise Conflict(f'only one instance of "{driver}" network is allowed')
+        if driver != "bridge":
+            raise NotFound(f'plugin "{driver}" not found')
+        if ipam_driver not in ("default", ""):
+            raise NotFound(f'plugin "{ipam_driver}" not found')
+        if ipv6:
+            raise Unsupported("IPv6 networks are not supported by dockyard yet")
+        if name in PREDEFINED:
+            raise Conflict(f"network with name {name} already exists")
+        subnets, gateways, ip_ranges = subnets or [], gateways or [], ip_ranges or []
+        if len(subnets) > 1:
+            raise Unsupported("dockyard supports one IPv4 subnet per network")
+        if (gateways or ip_ranges or aux_addresses) and not subnets:
+            raise InvalidArgument("gateway, ip-range and aux-address need a subnet (--subnet)")
+        options = dict(options or {})
+        network_id = secrets.token_hex(32)
+        device = options.get(OPT_BRIDGE_NAME) or f"br-{network_id[:12]}"
+        if len(device) > _IFNAME_MAX:
+            raise InvalidArgument(f"bridge name {device} is longer than {_IFNAME_MAX} characters")
+        if OPT_MTU in options and not options[OPT_MTU].isdigit():
+            raise InvalidArgument(f"invalid mtu {options[OPT_MTU]}")
+        with self._locked(), self.db.transaction() as conn:
+            if conn.execute("SELECT 1 FROM networks WHERE name = ?", (name,)).fetchone():
+                raise Conflict(f"network with name {name} already exists")
+            in_use = self._subnets_in_use(conn)
+            if subnets:
+                pool = ipam.pool_from_request(
+                    subnets[0],
+                    gateways[0] if gateways else "",
+                    ip_ranges[0] if ip_ranges else "",
+                    aux_addresses,
+                )
+                if ipam.overlaps(pool.subnet, in_use):
+                    raise Conflict("Pool overlaps with other one on this address space")
+                user_pool = True
+            else:
+                subnet = ipam.choose_subnet(
+                    ipam.parse_pools(self.engine.options.daemon.get("default-address-pools")),
+                    in_use,
+                    ipam.host_routes(),
+                )
+                pool = ipam.PoolConfig(subnet=subnet, gateway=subnet[1])
+                user_pool = False
+            for other in conn.execute("SELECT config FROM networks"):
+                if json.loads(other["config"]).get("BridgeDevice") == device:
+                    raise Conflict(f"bridge name {device} is already in use by another network")
+            config = {
+                "IPAM": {
+                    "Driver": "default",
+                    "Options": dict(ipam_options or {}),
+                    "Config": [pool.to_api()],
+                },
+                "Internal": internal,
+                "Attachable": attachable,
+                "EnableIPv6": False,
+                "Options": options,
+                "Labels": dict(labels or {}),
+                "BridgeDevice": device,
+                "UserPool": user_pool,
+            }
+            now = time.time()
+            conn.execute(
+                "INSERT INTO networks (id, name, driver, created, config) VALUES (?, ?, ?, ?, ?)",
+                (network_id, name, driver, now, json.dumps(config)),
+            )
+            network = Network(network_id, name, driver, now, config)
+            # Inside the transaction: a failure here leaves neither row nor device.
+            try:
+                self._setup_bridge(network)
+            except BaseException:
+                self._teardown_bridge(network)
+                raise
+        self.engine.events.record("network", "create", network_id, {"name": name, "type": driver})
+        return network
+
+    def _setup_bridge(self, network: Network) -> None:
+        from dockyard.network import bridge
+
+        pool = network.pools[0]
+        gateway = ipaddress.IPv4Interface(f"{pool.gateway}/{pool.subnet.prefixlen}")
+        bridge.ensure_bridge(network.bridge_device, gateway, network.mtu)
+        _write_sysctl(f"/proc/sys/net/ipv4/conf/{network.bridge_device}/route_localnet", "1")
+        if self.engine.options.daemon.get("ip-forward", True) is not False:
+            _write_sysctl("/proc/sys/net/ipv4/ip_forward", "1", only_if_not="1")
+        if self.iptables_enabled:
+            from dockyard.network.firewall import BridgeNet, net_tag, network_rules
+
+            opts = network.options
+            rules = network_rules(
+                BridgeNet(
+                    id=network.id,
+                    bridge=network.bridge_device,
+                    subnet=str(pool.subnet),
+                    internal=network.internal,
+                    masquerade=_truthy(opts.get(OPT_MASQ)),
+                    icc=_truthy(opts.get(OPT_ICC)),
+                )
+            )
+            self.firewall.add(net_tag(network.bridge_device), rules)
+
+    def _teardown_bridge(self, network: Network) -> None:
+        from dockyard.network import bridge
+        from dockyard.network.firewall import net_tag
+
+        if self.iptables_enabled:
+            with contextlib.suppress(DockyardError):
+                self.firewall.remove(net_tag(network.bridge_device))
+        if network.user_defined:
+            bridge.delete_link(network.bridge_device)
+
+    def _ensure_bridge_ready(self, network: Network) -> None:
+        """Before an endpoint goes on it: the device (made again after a reboot) and rules."""
+        from dockyard.network import bridge
+
+        if not bridge.link_exists(network.bridge_device):
+            self._setup_bridge(network)
+        elif self.iptables_enabled:
+            from dockyard.network.firewall import net_tag
+
+            if not self.firewall.tagged_rules(net_tag(network.bridge_device)):
+                self._setup_bridge(network)
+
+    def endpoints(self, network_id: str) -> list[Any]:
+        return self.db.conn.execute(
+            "SELECT * FROM network_endpoints WHERE network_id = ? ORDER BY address", (network_id,)
+        ).fetchall()
+
+    def _containers_on(self, network: Network) -> list[Container]:
+        """Containers configured for the network (running or not)."""
+        out = []
+        for c in self.engine.containers.all():
+            if any(self._matches(network, key, ep) for key, ep in _endpoints_config(c).items()):
+                out.append(c)
+        return out
+
+    @staticmethod
+    def _matches(network: Network, key: str, endpoint: dict[str, Any]) -> bool:
+        if endpoint.get("NetworkID"):
+            return bool(endpoint["NetworkID"] == network.id)
+        return key in (network.name, network.id)
+
+    def remove(self, ref: str) -> Network:
+        network = self.get(ref)
+        if not network.user_defined:
+            raise Conflict(f"{network.name} is a pre-defined network and cannot be removed")
+        with self._locked():
+            active = self.endpoints(network.id)
+            running = [
+                c
+                for c in self._containers_on(network)
+                if c.status in ("running", "paused", "restarting")
+            ]
+            if active or running:
+                raise Conflict(
+                    f"error while removing network: network {network.name} id {network.id} has"
+                    " active endpoints"
+                )
+            with self.db.transaction() as conn:
+                conn.execute("DELETE FROM networks WHERE id = ?", (network.id,))
+                self._teardown_bridge(network)
+        self.engine.events.record(
+            "network", "destroy", network.id, {"name": network.name, "type": network.driver}
+        )
+        return network
+
+    def prune(self, filters: Filters | None = None) -> list[str]:
+        filters = filters or Filters()
+        filters.validate(("until", "label", "label!"))
+        removed = []
+        for network in self.all():
+            if not network.user_defined or not _label_filter(network.labels, filters):
+                continue
+            if any(network.created >= filters.timestamp(v) for v in filters.get("until")):
+                continue
+            if self._containers_on(network) or self.endpoints(network.id):
+                continue
+            with contextlib.suppress(Conflict, NotFound):
+                self.remove(network.id)
+                removed.append(network.name)
+        return removed
+
+    def list(self, filters: Filters | None = None) -> list[Network]:
+        filters = filters or Filters()
+        filters.validate(("driver", "id", "label", "name", "scope", "type", "dangling"))
+        out = []
+        for n in self.all():
+            if filters.has("driver") and n.driver not in filters.get("driver"):
+                continue
+            if filters.has("id") and not any(n.id.startswith(v) for v in filters.get("id")):
+                continue
+            if filters.has("name") and not any(v in n.name for v in filters.get("name")):
+                continue
+            if filters.has("scope") and "local" not in filters.get("scope"):
+                continue
+            if filters.has("type"):
+                kinds = filters.get("type")
+                for kind in kinds:
+                    if kind not in ("custom", "builtin"):
+                        raise InvalidArgument(f"invalid filter: 'type'='{kind}'")
+                if ("custom" if n.user_defined else "builtin") not in kinds:
+                    continue
+            if filters.has("dangling"):
+                want = filters.get("dangling")[0].lower() in ("1", "true")
+                dangling = n.user_defined and not self._containers_on(n)
+                if want != dangling:
+                    continue
+            if not _label_filter(n.labels, filters):
+                continue
+            out.append(n)
+        return out
+
+    def inspect(self, network: Network) -> dict[str, Any]:
+        containers: dict[str, Any] = {}
+        names = {c.id: c.name for c in self.engine.containers.all()}
+        prefix = network.pools[0].subnet.prefixlen if network.pools else 0
+        for row in self.endpoints(network.id):
+            containers[row["container_id"]] = {
+                "Name": names.get(row["container_id"], ""),
+                "EndpointID": _endpoint_id(network.id, row["container_id"]),
+                "MacAddress": row["mac"],
+                "IPv4Address": f"{row['address']}/{prefix}",
+                "IPv6Address": "",
+            }
+        return network.inspect(containers)
+
+    # ------------------------------------------------------------- container requests
+
+    def normalize_request(self, host_config: dict[str, Any], networking: dict[str, Any]) -> None:
+        """At create: check the networks exist and the endpoint settings make sense, and
+        record the NetworkMode network in EndpointsConfig (with its id)."""
+        mode = host_config.get("NetworkMode") or "default"
+        endpoints: dict[str, Any] = dict((networking or {}).get("EndpointsConfig") or {})
+        if mode.startswith("container:"):
+            if endpoints or host_config.get("PortBindings") or host_config.get("PublishAllPorts"):
+                if endpoints:
+                    raise InvalidArgument(
+                        "conflicting options: container type network can't be used with other"
+                        " networks"
+                    )
+                raise InvalidArgument(
+                    "conflicting options: port publishing and the container type network mode"
+                )
+            self.engine.containers.get(mode.partition(":")[2])
+            networking["EndpointsConfig"] = {}
+            return
+        primary = "bridge" if mode == "default" else mode
+        if "default" in endpoints:
+            endpoints[primary] = endpoints.pop("default")
+        if (
+            primary in ("host", "none")
+            and (host_config.get("PortBindings") or host_config.get("PublishAllPorts"))
+            and primary == "host"
+        ):
+            host_config["PortBindings"] = {}  # docker ignores -p with host networking (a warning)
+        result: dict[str, Any] = {}
+        for key in [primary, *[k for k in endpoints if k != primary]]:
+            network = self.get(key)
+            ep = dict(endpoints.get(key) or {})
+            ipam_cfg = ep.get("IPAMConfig") or {}
+            if (ipam_cfg.get("IPv4Address") or ipam_cfg.get("IPv6Address")) and (
+                not network.user_defined or not network.config.get("UserPool")
+            ):
+                raise InvalidArgument(
+                    "user specified IP address is supported only when connecting to networks"
+                    " with user configured subnets"
+                )
+            if ep.get("Aliases") and not network.user_defined:
+                raise InvalidArgument(
+                    "network-scoped alias is supported only for containers in user defined networks"
+                )
+            if ipam_cfg.get("IPv4Address"):
+                addr = ipam._ip(ipam_cfg["IPv4Address"], "IPv4")
+                if addr not in network.pools[0].subnet:
+                    raise InvalidArgument(
+                        f"Invalid address {addr}: It does not belong to any of this network's"
+                        " subnets"
+                    )
+            if network.name in ("host", "none") and len(endpoints) > 1:
+                raise InvalidArgument(
+                    "container cannot be disconnected from host network or connected to host"
+                    " network"
+                )
+            ep["NetworkID"] = network.id
+            result[network.name] = ep
+        networking["EndpointsConfig"] = result
+
+    # ------------------------------------------------------------- lifecycle
+
+    def attach(self, container: Container) -> NetPlan:
+        """Make the container's networking before it starts: its namespace, an endpoint
+        per network, published ports, and the DNS resolver for user networks."""
+        mode = container.host_config.get("NetworkMode") or "default"
+        if mode == "host":
+            return NetPlan(netns_path=None, resolv_mode="host")
+        if mode.startswith("container:"):
+            return self._attach_to_container(mode.partition(":")[2])
+        path = self.netns_path(container.id)
+        from dockyard.network import bridge, netns
+
+        netns.remove(path)  # a leftover from a crash
+        netns.create(path)
+        plan = NetPlan(netns_path=path)
+        try:
+            networks = [
+                (self._network_for(key, ep), ep) for key, ep in _endpoints_config(container).items()
+            ]
+            if not networks or networks[0][0].name == "none":
+                bridge.lo_up(path)
+                return plan
+            settings_networks: dict[str, Any] = {}
+            first: tuple[Network, str] | None = None
+            with self._locked():
+                for index, (network, ep) in enumerate(networks):
+                    if not network.is_bridge:
+                        continue
+                    self._ensure_bridge_ready(network)
+                    address, mac = self._allocate(network, container, ep)
+                    pool = network.pools[0]
+                    bridge.add_endpoint(
+                        bridge=network.bridge_device,
+                        netns_path=path,
+                        host_name=_veth_name(network.id, container.id),
+                        container_name=f"eth{index}",
+                        address=ipaddress.IPv4Interface(f"{address}/{pool.subnet.prefixlen}"),
+                        gateway=pool.gateway if first is None and not network.internal else None,
+                        mac=mac,
+                        mtu=network.mtu,
+                    )
+                    plan.addresses.append(str(address))
+                    if network.user_defined:
+                        plan.resolv_mode = "internal"
+                    plan.host_gateways.append(str(pool.gateway))
+                    if first is None:
+                        first = (network, str(address))
+                    settings_networks[network.name] = _endpoint_settings(
+                        network, container, str(address), mac, ep
+                    )
+                ports: dict[str, Any] = {}
+                if first is not None:
+                    ports = self._publish(container, first[0], first[1])
+            self._store_settings(container, settings_networks, ports, path)
+            if plan.resolv_mode == "internal":
+                from dockyard.network import dnsd
+
+                dnsd.notify_attach(self.engine, container.id, path)
+        except BaseException:
+            self.detach(container)
+            raise
+        return plan
+
+    def _attach_to_container(self, ref: str) -> NetPlan:
+        other = self.engine.containers.get(ref)
+        if other.status != "running":
+            raise Conflict(f"cannot join network of a non running container: {other.id}")
+        pid = self.engine.lifecycle.container_pid(other)
+        directory = self.engine.containers.container_dir(other.id)
+        return NetPlan(
+            netns_path=f"/proc/{pid}/ns/net",
+            hosts_text=_read(os.path.join(directory, "hosts")),
+            resolv_text=_read(os.path.join(directory, "resolv.conf")),
+            hostname=(_read(os.path.join(directory, "hostname")) or "").strip() or None,
+        )
+
+    def _network_for(self, key: str, ep: dict[str, Any]) -> Network:
+        if ep.get("NetworkID"):
+            network = self.try_get(ep["NetworkID"])
+            if network is not None:
+                return network
+        return self.get(key)
+
+    def _allocate(
+        self, network: Network, container: Container, ep: dict[str, Any]
+    ) -> tuple[ipaddress.IPv4Address, str]:
+        pool = network.pools[0]
+        requested = (ep.get("IPAMConfig") or {}).get("IPv4Address") or ""
+        with self.db.transaction() as conn:
+            conn.execute(
+                "DELETE FROM network_endpoints WHERE network_id = ? AND container_id = ?",
+                (network.id, container.id),
+            )
+            taken = {
+                ipaddress.IPv4Address(r["address"])
+                for r in conn.execute(
+                    "SELECT address FROM network_endpoints WHERE network_id = ?", (network.id,)
+                )
+            }
+            try:
+                address = ipam.pick_address(pool, taken, requested)
+            except Conflict as exc:
+                if "no available" in exc.message:
+                    raise Conflict(f"{exc.message}: {network.name} ({network.id[:12]})") from None
+                raise
+            mac = (
+                ep.get("MacAddress") or container.config.get("MacAddress") or ipam.mac_for(address)
+            )
+            aliases = list(ep.get("Aliases") or [])
+            conn.execute(
+                "INSERT INTO network_endpoints"
+                " (network_id, container_id, address, mac, aliases, host_if)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    network.id,
+                    container.id,
+                    str(address),
+                    mac,
+                    json.dumps(aliases),
+                    _veth_name(network.id, container.id),
+                ),
+            )
+        return address, mac
+
+    def _publish(self, container: Container, network: Network, address: str) -> dict[str, Any]:
+        from dockyard.network import ports as portlib
+
+        hc = container.host_config
+        bindings = portlib.bindings_from_host_config(
+            hc.get("PortBindings"),
+            (container.config.get("ExposedPorts") or {}).keys(),
+            bool(hc.get("PublishAllPorts")),
+        )
+        result: dict[str, Any] = {k: None for k in (container.config.get("ExposedPorts") or {})}
+        if not bindings:
+            return result
+        rules = []
+        with self.db.transaction() as conn:
+            taken = [
+                (r["proto"], r["host_ip"], r["host_port"])
+                for r in conn.execute(
+                    "SELECT proto, host_ip, host_port FROM published_ports WHERE container_id != ?",
+                    (container.id,),
+                )
+            ]
+            conn.execute("DELETE FROM published_ports WHERE container_id = ?", (container.id,))
+            for b in bindings:
+                host_port = portlib.choose_host_port(b, taken)
+                host_ip = b.host_ip or "0.0.0.0"
+                taken.append((b.proto, host_ip, host_port))
+                conn.execute(
+                    "INSERT INTO published_ports"
+                    " (container_id, proto, host_ip, host_port, container_port)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (container.id, b.proto, host_ip, host_port, b.container_port),
+                )
+                from dockyard.network.firewall import PortRule
+
+                rules.append(
+                    PortRule(
+                        b.proto,
+                        b.host_ip,
+                        host_port,
+                        address,
+                        b.container_port,
+                        network.bridge_device,
+                    )
+                )
+                result.setdefault(b.key, None)
+                result[b.key] = [
+                    *(result[b.key] or []),
+                    {"HostIp": host_ip, "HostPort": str(host_port)},
+                ]
+            if self.iptables_enabled:
+                from dockyard.network.firewall import ctr_tag, port_rules
+
+                self.firewall.add(ctr_tag(container.id), port_rules(container.id, rules))
+        return result
+
+    def _store_settings(
+        self, container: Container, networks: dict[str, Any], ports: dict[str, Any], sandbox: str
+    ) -> None:
+        settings = _network_settings(container.id, networks, ports, sandbox)
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                "SELECT config FROM containers WHERE id = ?", (container.id,)
+            ).fetchone()
+            if row is None:
+                return
+            spec = json.loads(row["config"])
+            spec["NetworkSettings"] = settings
+            conn.execute(
+                "UPDATE containers SET config = ? WHERE id = ?", (json.dumps(spec), container.id)
+            )
+        container.spec["NetworkSettings"] = settings
+
+    def detach(self, container: Container) -> None:
+        """Undo :meth:`attach` (the container ended or failed to start). Safe to repeat."""
+        from dockyard.network import bridge, netns
+
+        cid = container.id
+        rows = self.db.conn.execute(
+            "SELECT * FROM network_endpoints WHERE container_id = ?", (cid,)
+        ).fetchall()
+        path = self.netns_path(cid)
+        published = self.db.conn.execute(
+            "SELECT 1 FROM published_ports WHERE container_id = ? LIMIT 1", (cid,)
+        ).fetchone() is not None or bool(
+            container.host_config.get("PortBindings")
+            or container.host_config.get("PublishAllPorts")
+        )
+        if not rows and not published and not os.path.exists(path):
+            self._clear_settings(container)
+            return
+        with self._locked():
+            if self.iptables_enabled and published:
+                from dockyard.network.firewall import ctr_tag
+
+                with contextlib.suppress(DockyardError):
+                    self.firewall.remove(ctr_tag(cid))
+            for row in rows:
+                bridge.delete_link(row["host_if"])
+            with self.db.transaction() as conn:
+                conn.execute("DELETE FROM network_endpoints WHERE container_id = ?", (cid,))
+                conn.execute("DELETE FROM published_ports WHERE container_id = ?", (cid,))
+        if os.path.exists(path):
+            from dockyard.network import dnsd
+
+            dnsd.notify_detach(self.engine, cid)
+            netns.remove(path)
+        self._clear_settings(container)
+
+    def _clear_settings(self, container: Container) -> None:
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                "SELECT config FROM containers WHERE id = ?", (container.id,)
+            ).fetchone()
+            if row is None:
+                return
+            spec = json.loads(row["config"])
+            settings = spec.get("NetworkSettings")
+            if not settings:
+                return
+            for ep in (settings.get("Networks") or {}).values():
+                ep.update(EndpointID="", Gateway="", IPAddress="", IPPrefixLen=0, MacAddress="")
+            settings.update(
+                SandboxID="",
+                SandboxKey="",
+                Ports={},
+                EndpointID="",
+                Gateway="",
+                IPAddress="",
+                IPPrefixLen=0,
+                MacAddress="",
+            )
+            conn.execute(
+                "UPDATE containers SET config = ? WHERE id = ?", (json.dumps(spec), container.id)
+            )
+
+    # ------------------------------------------------------------- connect / disconnect
+
+    def connect(
+        self, ref: str, container_ref: str, *, ip: str = "", aliases: _List[str] | None = None
+    ) -> None:
+        network = self.get(ref)
+        container = self.engine.containers.get(container_ref)
+        mode = container.host_config.get("NetworkMode") or "default"
+        if mode == "host" or network.name == "host":
+            raise Conflict(
+                "container cannot be disconnected from host network or connected to host network"
+            )
+        if mode.startswith("container:"):
+            raise Conflict(
+                "container sharing network namespace with another container or host cannot be"
+                " connected to any other network"
+            )
+        current = _endpoints_config(container)
+        if any(self._matches(network, k, ep) for k, ep in current.items()):
+            raise Conflict(
+                f"endpoint with name {container.name} already exists in network {network.name}"
+            )
+        if network.name == "none" or "none" in current:
+            raise Conflict(
+                "container cannot be connected to multiple networks with one of the networks in"
+                " private (none) mode"
+            )
+        endpoint: dict[str, Any] = {}
+        if ip:
+            endpoint["IPAMConfig"] = {"IPv4Address": ip}
+        if aliases:
+            endpoint["Aliases"] = list(aliases)
+        probe = {"EndpointsConfig": {network.name: endpoint}}
+        self.normalize_request({"NetworkMode": network.name}, probe)
+        endpoint = probe["EndpointsConfig"][network.name]
+        running = container.status in ("running", "paused")
+        if running:
+            self._connect_running(container, network, endpoint, index=len(current))
+        self._update_endpoints(container.id, lambda eps: {**eps, network.name: endpoint})
+        self.engine.events.record(
+            "network",
+            "connect",
+            network.id,
+            {"container": container.id, "name": network.name, "type": network.driver},
+        )
+
+    def _connect_running(
+        self, container: Container, network: Network, endpoint: dict[str, Any], index: int
+    ) -> None:
+        from dockyard.network import bridge
+
+        path = self.netns_path(container.id)
+        if not os.path.exists(path):
+            raise Conflict(f"container {container.id} has no network namespace to connect")
+        names = bridge.container_link_names(path)
+        while f"eth{index}" in names:
+            index += 1
+        with self._locked():
+            self._ensure_bridge_ready(network)
+            address, mac = self._allocate(network, container, endpoint)
+            pool = network.pools[0]
+            try:
+                bridge.add_endpoint(
+                    bridge=network.bridge_device,
+                    netns_path=path,
+                    host_name=_veth_name(network.id, container.id),
+                    container_name=f"eth{index}",
+                    address=ipaddress.IPv4Interface(f"{address}/{pool.subnet.prefixlen}"),
+                    gateway=None,
+                    mac=mac,
+                    mtu=network.mtu,
+                )
+            except BaseException:
+                with self.db.transaction() as conn:
+                    conn.execute(
+                        "DELETE FROM network_endpoints WHERE network_id = ? AND container_id = ?",
+                        (network.id, container.id),
+                    )
+                raise
+        fresh = self.engine.containers.get(container.id)
+        settings = fresh.spec.get("NetworkSettings") or {}
+        nets = dict(settings.get("Networks") or {})
+        nets[network.name] = _endpoint_settings(network, container, str(address), mac, endpoint)
+        self._store_settings(fresh, nets, settings.get("Ports") or {}, path)
+        if network.user_defined:
+            from dockyard.network import dnsd
+
+            dnsd.notify_attach(self.engine, container.id, path)
+
+    def disconnect(self, ref: str, container_ref: str, *, force: bool = False) -> None:
+        container = self.engine.containers.try_get(container_ref)
+        network = self.try_get(ref)
+        if network is None:
+            raise NotFound(f"network {ref} not found")
+        if container is None:
+            if force:
+                with self.db.transaction() as conn:
+                    conn.execute(
+                        "DELETE FROM network_endpoints"
+                        " WHERE network_id = ? AND container_id LIKE ?",
+                        (network.id, container_ref + "%"),
+                    )
+                return
+            raise NotFound(f"No such container: {container_ref}")
+        if network.name == "host" or (container.host_config.get("NetworkMode") == "host"):
+            raise Conflict(
+                "container cannot be disconnected from host network or connected to host network"
+            )
+        current = _endpoints_config(container)
+        keys = [k for k, ep in current.items() if self._matches(network, k, ep)]
+        if not keys:
+            raise Conflict(f"container {container.id} is not connected to network {network.name}")
+        row = self.db.conn.execute(
+            "SELECT * FROM network_endpoints WHERE network_id = ? AND container_id = ?",
+            (network.id, container.id),
+        ).fetchone()
+        if row is not None:
+            from dockyard.network import bridge
+
+            with self._locked():
+                bridge.delete_link(row["host_if"])
+                with self.db.transaction() as conn:
+                    conn.execute(
+                        "DELETE FROM network_endpoints WHERE network_id = ? AND container_id = ?",
+                        (network.id, container.id),
+                    )
+        self._update_endpoints(
+            container.id, lambda eps: {k: v for k, v in eps.items() if k not in keys}
+        )
+        fresh = self.engine.containers.get(container.id)
+        settings = fresh.spec.get("NetworkSettings")
+        if settings:
+            nets = {k: v for k, v in (settings.get("Networks") or {}).items() if k not in keys}
+            self._store_settings(
+                fresh, nets, settings.get("Ports") or {}, settings.get("SandboxKey") or ""
+            )
+        self.engine.events.record(
+            "network",
+            "disconnect",
+            network.id,
+            {"container": container.id, "name": network.name, "type": network.driver},
+        )
+
+    def _update_endpoints(self, container_id: str, change: Any) -> None:
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                "SELECT config FROM containers WHERE id = ?", (container_id,)
+            ).fetchone()
+            spec = json.loads(row["config"])
+            networking = spec.setdefault("NetworkingConfig", {})
+            networking["EndpointsConfig"] = change(dict(networking.get("EndpointsConfig") or {}))
+            conn.execute(
+                "UPDATE containers SET config = ? WHERE id = ?", (json.dumps(spec), container_id)
+            )
+
+    # ------------------------------------------------------------- DNS records
+
+    def resolve_name(self, container_id: str, name: str) -> _List[str]:
+        """Addresses of ``name`` (container name, alias, short id) on the networks the
+        querying container shares with it (the embedded resolver's A records)."""
+        from dockyard.network.records import resolve_name
+
+        return resolve_name(self.db.conn, container_id, name)
+
+
+def _endpoints_config(container: Container) -> dict[str, Any]:
+    eps = dict((container.spec.get("NetworkingConfig") or {}).get("EndpointsConfig") or {})
+    mode = container.host_config.get("NetworkMode") or "default"
+    if not eps and not mode.startswith("container:") and mode != "host":
+        eps = {"bridge" if mode == "default" else mode: {}}
+    if "default" in eps:
+        eps["bridge"] = eps.pop("default")
+    return eps
+
+
+def _veth_name(network_id: str, container_id: str) -> str:
+    digest = hashlib.sha256(f"{network_id}/{container_id}".encode()).hexdigest()
+    return "veth" + digest[:7]
+
+
+def _endpoint_id(network_id: str, container_id: str) -> str:
+    return hashlib.sha256(f"endpoint/{network_id}/{container_id}".encode()).hexdigest()
+
+
+def _endpoint_settings(
+    network: Network, container: Container, address: str, mac: str, ep: dict[str, Any]
+) -> dict[str, Any]:
+    pool = network.pools[0]
+    aliases = list(ep.get("Aliases") or []) or None
+    dns_names = None
+    if network.user_defined:
+        dns_names = [container.name, container.id[:12], *(ep.get("Aliases") or [])]
+    return {
+        "IPAMConfig": ep.get("IPAMConfig") or None,
+        "Links": None,
+        "Aliases": aliases,
+        "MacAddress": mac,
+        "DriverOpts": None,
+        "NetworkID": network.id,
+        "EndpointID": _endpoint_id(network.id, container.id),
+        "Gateway": "" if network.internal else str(pool.gateway),
+        "IPAddress": address,
+        "IPPrefixLen": pool.subnet.prefixlen,
+        "IPv6Gateway": "",
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "DNSNames": dns_names,
+    }
+
+
+def _network_settings(
+    container_id: str, networks: dict[str, Any], ports: dict[str, Any], sandbox: str
+) -> dict[str, Any]:
+    default = networks.get("bridge") or {}
+    return {
+        "Bridge": "",
+        "SandboxID": hashlib.sha256(f"sandbox/{container_id}".encode()).hexdigest()
+        if sandbox
+        else "",
+        "SandboxKey": sandbox,
+        "HairpinMode": False,
+        "LinkLocalIPv6Address": "",
+        "LinkLocalIPv6PrefixLen": 0,
+        "Ports": ports,
+        "SecondaryIPAddresses": None,
+        "SecondaryIPv6Addresses": None,
+        "EndpointID": default.get("EndpointID", ""),
+        "Gateway": default.get("Gateway", ""),
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "IPAddress": default.get("IPAddress", ""),
+        "IPPrefixLen": default.get("IPPrefixLen", 0),
+        "IPv6Gateway": "",
+        "MacAddress": default.get("MacAddress", ""),
+        "Networks": networks,
+    }
+
+
+def _label_filter(labels: dict[str, str], filters: Filters) -> bool:
+    def match(expr: str) -> bool:
+        key, sep, value = expr.partition("=")
+        return key in labels and (not sep or labels[key] == value)
+
+    if not all(match(e) for e in filters.get("label")):
+        return False
+    return not any(match(e) for e in filters.get("label!"))
+
+
+def _write_sysctl(path: str, value: str, only_if_not: str | None = None) -> None:
+    with contextlib.suppress(OSError):
+        if only_if_not is not None:
+            with open(path) as f:
+                if f.read().strip() == only_if_not:
+                    return
+        with open(path, "w") as f:
+            f.write(value)
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None

@@ -1,0 +1,256 @@
+"""dockyard's iptables rules: NAT, forwarding, isolation and published ports.
+
+All rules live in dockyard's own chains; the built-in chains only get jumps to
+them. Every rule carries a comment tag (``dy-net:<id>`` for a network's rules,
+``dy-ctr:<id>`` for a container's published ports), so adding is idempotent (a
+tag already present is not added again) and removing needs no bookkeeping: the
+tagged lines of ``iptables-save`` are turned into ``-D`` lines and applied in one
+``iptables-restore --noflush`` call.
+
+Rule generation is pure (see the ``*_rules`` functions); :class:`Firewall` applies.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from dockyard.errors import SystemFailure
+
+# (table, chain) pairs dockyard owns; the order here is the creation order.
+CHAINS: tuple[tuple[str, str], ...] = (
+    ("filter", "DOCKYARD-USER"),
+    ("filter", "DOCKYARD-FORWARD"),
+    ("filter", "DOCKYARD"),
+    ("filter", "DOCKYARD-ISOLATION-STAGE-1"),
+    ("filter", "DOCKYARD-ISOLATION-STAGE-2"),
+    ("nat", "DOCKYARD"),
+    ("nat", "DOCKYARD-POSTROUTING"),
+)
+
+# Jumps from the built-in chains: (table, chain, rule). Inserted at the top.
+JUMPS: tuple[tuple[str, str, str], ...] = (
+    ("filter", "FORWARD", "-j DOCKYARD-FORWARD"),
+    ("filter", "FORWARD", "-j DOCKYARD-USER"),
+    ("filter", "DOCKYARD-FORWARD", "-j DOCKYARD-ISOLATION-STAGE-1"),
+    ("nat", "PREROUTING", "-m addrtype --dst-type LOCAL -j DOCKYARD"),
+    ("nat", "OUTPUT", "-m addrtype --dst-type LOCAL -j DOCKYARD"),
+    ("nat", "POSTROUTING", "-j DOCKYARD-POSTROUTING"),
+)
+
+Rule = tuple[str, str, str]  # (table, chain, rule text after the chain name)
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeNet:
+    """What the rules of one bridge network need."""
+
+    id: str
+    bridge: str
+    subnet: str
+    internal: bool = False
+    masquerade: bool = True
+    icc: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class PortRule:
+    """One published port: host ``host_ip:host_port`` to ``container_ip:container_port``."""
+
+    proto: str
+    host_ip: str
+    host_port: int
+    container_ip: str
+    container_port: int
+    bridge: str
+
+
+def net_tag(bridge: str) -> str:
+    """A network's rules are tagged with its bridge device: unique on the host, and
+    the same for every dockyard root sharing the default bridge."""
+    return f"dy-net:{bridge}"
+
+
+def ctr_tag(container_id: str) -> str:
+    return f"dy-ctr:{container_id[:12]}"
+
+
+def _tagged(tag: str, rules: Iterable[Rule]) -> list[Rule]:
+    return [(t, c, f'{r} -m comment --comment "{tag}"') for t, c, r in rules]
+
+
+def network_rules(net: BridgeNet) -> list[Rule]:
+    """Forwarding, isolation and outbound NAT for one bridge (libnetwork's set)."""
+    br, subnet = net.bridge, net.subnet
+    rules: list[Rule] = [
+        (
+            "filter",
+            "DOCKYARD-ISOLATION-STAGE-1",
+            f"-i {br} ! -o {br} -j DOCKYARD-ISOLATION-STAGE-2",
+        ),
+        ("filter", "DOCKYARD-ISOLATION-STAGE-2", f"-o {br} -j DROP"),
+    ]
+    if net.internal:
+        rules += [
+            ("filter", "DOCKYARD-FORWARD", f"-i {br} ! -o {br} -j DROP"),
+            ("filter", "DOCKYARD-FORWARD", f"! -i {br} -o {br} -j DROP"),
+        ]
+    else:
+        rules += [
+            (
+                "filter",
+                "DOCKYARD-FORWARD",
+                f"-o {br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+            ),
+            ("filter", "DOCKYARD-FORWARD", f"-o {br} -j DOCKYARD"),
+            ("filter", "DOCKYARD-FORWARD", f"-i {br} ! -o {br} -j ACCEPT"),
+        ]
+    rules.append(
+        ("filter", "DOCKYARD-FORWARD", f"-i {br} -o {br} -j {'ACCEPT' if net.icc else 'DROP'}")
+    )
+    if net.masquerade and not net.internal:
+        rules.append(("nat", "DOCKYARD-POSTROUTING", f"-s {subnet} ! -o {br} -j MASQUERADE"))
+    # Connections to 127.0.0.1:<published> leave the host with a loopback source;
+    # the bridge's route_localnet lets them out and this rewrites the source.
+    rules.append(
+        ("nat", "DOCKYARD-POSTROUTING", f"-o {br} -m addrtype --src-type LOCAL -j MASQUERADE")
+    )
+    return _tagged(net_tag(net.bridge), rules)
+
+
+def port_rules(container_id: str, ports: Sequence[PortRule]) -> list[Rule]:
+    """DNAT from the host port, accept into the bridge, and hairpin masquerade."""
+    rules: list[Rule] = []
+    for p in ports:
+        dest = f"-d {p.host_ip}/32 " if p.host_ip and p.host_ip not in ("0.0.0.0", "::") else ""
+        rules += [
+            (
+                "nat",
+                "DOCKYARD",
+                f"{dest}-p {p.proto} -m {p.proto} --dport {p.host_port}"
+                f" -j DNAT --to-destination {p.container_ip}:{p.container_port}",
+            ),
+            (
+                "filter",
+                "DOCKYARD",
+                f"-d {p.container_ip}/32 -o {p.bridge} -p {p.proto} -m {p.proto}"
+                f" --dport {p.container_port} -j ACCEPT",
+            ),
+            (
+                "nat",
+                "DOCKYARD-POSTROUTING",
+                f"-s {p.container_ip}/32 -d {p.container_ip}/32 -p {p.proto} -m {p.proto}"
+                f" --dport {p.container_port} -j MASQUERADE",
+            ),
+        ]
+    return _tagged(ctr_tag(container_id), rules)
+
+
+def restore_text(
+    lines_by_table: dict[str, list[str]], chains: Iterable[tuple[str, str]] = ()
+) -> str:
+    """iptables-restore input for the given lines (``-A``/``-I``/``-D``)."""
+    out = []
+    declare: dict[str, list[str]] = {}
+    for table, chain in chains:
+        declare.setdefault(table, []).append(chain)
+    for table in sorted(set(lines_by_table) | set(declare)):
+        out.append(f"*{table}")
+        out.extend(f":{chain} - [0:0]" for chain in declare.get(table, []))
+        out.extend(lines_by_table.get(table, []))
+        out.append("COMMIT")
+    return "\n".join(out) + "\n"
+
+
+def parse_save(text: str) -> dict[str, tuple[set[str], list[str]]]:
+    """iptables-save output → {table: (chains, rule lines)}."""
+    tables: dict[str, tuple[set[str], list[str]]] = {}
+    current: tuple[set[str], list[str]] | None = None
+    for line in text.splitlines():
+        if line.startswith("*"):
+            current = tables.setdefault(line[1:], (set(), []))
+        elif current is None:
+            continue
+        elif line.startswith(":"):
+            current[0].add(line[1:].split()[0])
+        elif line.startswith("-A "):
+            current[1].append(line)
+    return tables
+
+
+def base_changes(
+    saved: dict[str, tuple[set[str], list[str]]],
+) -> tuple[list[tuple[str, str]], dict[str, list[str]]]:
+    """The chains and jumps missing from ``saved``."""
+    chains = [(t, c) for t, c in CHAINS if c not in saved.get(t, (set(), []))[0]]
+    lines: dict[str, list[str]] = {}
+    for table, chain, rule in JUMPS:
+        existing = saved.get(table, (set(), []))[1]
+        if f"-A {chain} {rule}" not in existing:
+            lines.setdefault(table, []).append(f"-I {chain} 1 {rule}")
+    if not any(c == "DOCKYARD-USER" for _, c in chains):
+        return chains, lines
+    lines.setdefault("filter", []).append("-A DOCKYARD-USER -j RETURN")
+    return chains, lines
+
+
+def removal_lines(saved: dict[str, tuple[set[str], list[str]]], tag: str) -> dict[str, list[str]]:
+    """``-D`` lines for every saved rule carrying ``tag``."""
+    marker = f'--comment "{tag}"'
+    marker_plain = f"--comment {tag}"
+    out: dict[str, list[str]] = {}
+    for table, (_, rules) in saved.items():
+        for line in rules:
+            if line.endswith(marker) or marker in line or line.endswith(marker_plain):
+                out.setdefault(table, []).append("-D" + line[2:])
+    return out
+
+
+class Firewall:
+    """Applies rules with the iptables command line tools."""
+
+    def __init__(self, iptables: str = "iptables") -> None:
+        self.save_cmd = f"{iptables}-save"
+        self.restore_cmd = f"{iptables}-restore"
+
+    def _save(self) -> dict[str, tuple[set[str], list[str]]]:
+        proc = subprocess.run([self.save_cmd], capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise SystemFailure(f"iptables-save failed: {proc.stderr.strip()}")
+        return parse_save(proc.stdout)
+
+    def _restore(self, text: str) -> None:
+        proc = subprocess.run(
+            [self.restore_cmd, "--noflush", "-w"],
+            input=text,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise SystemFailure(f"iptables failed: {proc.stderr.strip()}\n{text}")
+
+    def add(self, tag: str, rules: Sequence[Rule]) -> None:
+        """Ensure dockyard's chains and jumps, then add ``rules`` unless ``tag`` is present."""
+        saved = self._save()
+        chains, lines = base_changes(saved)
+        marker = f'"{tag}"'
+        present = any(
+            marker in line or line.endswith(tag) for _, rs in saved.values() for line in rs
+        )
+        if not present:
+            for table, chain, rule in rules:
+                lines.setdefault(table, []).append(f"-A {chain} {rule}")
+        if chains or lines:
+            self._restore(restore_text(lines, chains))
+
+    def remove(self, tag: str) -> None:
+        saved = self._save()
+        lines = removal_lines(saved, tag)
+        if lines:
+            self._restore(restore_text(lines))
+
+    def tagged_rules(self, tag: str) -> list[str]:
+        saved = self._save()
+        return [line for lines in removal_lines(saved, tag).values() for line in lines]

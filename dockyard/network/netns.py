@@ -1,0 +1,69 @@
+"""Named network namespaces: a fresh namespace bind-mounted on a file, so it lives
+without a process in it (``ip netns add`` does the same under /run/netns).
+
+Everything here runs on the calling thread: ``unshare``/``setns`` change only the
+thread that calls them, and :func:`entered` always switches back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+from dockyard.runtime.linux.syscalls import Syscalls
+
+CLONE_NEWNET = 0x40000000
+MS_BIND = 0x1000
+MNT_DETACH = 0x2
+
+_sys = Syscalls()
+
+
+def create(path: str) -> None:
+    """A new network namespace kept alive by a bind mount on ``path``."""
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o444)
+    os.close(fd)
+    original = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        _sys.unshare(CLONE_NEWNET)
+        try:
+            _sys.mount("/proc/thread-self/ns/net", path, None, MS_BIND, None)
+        finally:
+            _sys.setns(original, CLONE_NEWNET)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise
+    finally:
+        os.close(original)
+
+
+def remove(path: str) -> None:
+    """Unmount and delete a namespace file; a missing one is fine."""
+    with contextlib.suppress(OSError):
+        _sys.umount2(path, MNT_DETACH)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def exists(path: str) -> bool:
+    return os.path.exists(path)
+
+
+@contextlib.contextmanager
+def entered(path: str) -> Iterator[None]:
+    """Run the block with this thread inside the namespace at ``path`` (a netns
+    file or ``/proc/<pid>/ns/net``); sockets made inside keep that namespace."""
+    original = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        _sys.setns(target, CLONE_NEWNET)
+        try:
+            yield
+        finally:
+            _sys.setns(original, CLONE_NEWNET)
+    finally:
+        os.close(target)
+        os.close(original)
