@@ -111,8 +111,21 @@ COMMANDS: dict[str, str] = {
     "network disconnect": "network:cmd_disconnect",
     "port": "network:cmd_port",
     "container port": "network:cmd_port",
+    "pull": "distribution:cmd_pull",
+    "image pull": "distribution:cmd_pull",
+    "push": "distribution:cmd_push",
+    "image push": "distribution:cmd_push",
+    "login": "distribution:cmd_login",
+    "logout": "distribution:cmd_logout",
+    "search": "distribution:cmd_search",
+    "registry serve": "registry:cmd_serve",
+    "registry garbage-collect": "registry:cmd_garbage_collect",
+    "build": "build:cmd_build",
+    "image build": "build:cmd_build",
+    "builder build": "build:cmd_build",
+    "builder prune": "build:cmd_builder_prune",
 }
-GROUPS = {"container", "image", "network", "system", "volume"}
+GROUPS = {"builder", "container", "image", "network", "registry", "system", "volume"}
 
 GLOBAL_HELP = """
 Usage:  dockyard [OPTIONS] COMMAND
@@ -120,15 +133,27 @@ Usage:  dockyard [OPTIONS] COMMAND
 A Docker-compatible container engine
 
 Common Commands:
+  run         Create and run a new container from an image
+  exec        Execute a command in a running container
+  ps          List containers
+  build       Build an image from a Dockerfile
+  pull        Download an image from a registry
+  push        Upload an image to a registry
   images      List images
+  login       Log in to a registry
+  logout      Log out from a registry
+  search      Search Docker Hub for images
   import      Import the contents of a tarball to create a filesystem image
   info        Display system-wide information
   version     Show the dockyard version information
 
 Management Commands:
+  builder     Manage builds
+  compose     Define and run multi-container applications
   container   Manage containers
   image       Manage images
   network     Manage networks
+  registry    Run and maintain a private registry
   system      Manage dockyard
   volume      Manage volumes
 

@@ -149,6 +149,24 @@ class Engine:
 
         return NetworkService(self)
 
+    if TYPE_CHECKING:
+        from dockyard.engine.builds import BuildService
+
+    @cached_property
+    def builds(self) -> BuildService:
+        from dockyard.engine.builds import BuildService
+
+        return BuildService(self)
+
+    if TYPE_CHECKING:
+        from dockyard.engine.distribution import DistributionService
+
+    @cached_property
+    def distribution(self) -> DistributionService:
+        from dockyard.engine.distribution import DistributionService
+
+        return DistributionService(self)
+
     # ------------------------------------------------------------- image verbs
 
     def load_images(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 import time
 
+from dockyard.cli.errors import ClientError
 from dockyard.cli.output import Row, confirm, dump_json, render_object, render_rows, write
 from dockyard.cli.parser import CommandParser
 from dockyard.errors import DockyardError, NotFound
@@ -55,22 +56,18 @@ def cmd_create(engine: EngineFactory, argv: list[str], name: str) -> int:
 def _create(
     e: Engine, ns: Any, request: tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]
 ) -> Container:
-    """The create step of ``create`` and ``run``: a local image only until pulling lands."""
-    from dockyard.engine.images import display_name
-
+    """The create step of ``create`` and ``run``: pulls the image as ``--pull`` says
+    (missing: only when there is no local image), then creates the container."""
     image, config, host, networking = request
-    if ns.pull == "always":
-        raise DockyardError(f"pulling {image}: registries arrive with their own issue")
-    try:
-        container = e.containers.create(image, config, host, networking, name=ns.name)
-    except NotFound as exc:
-        if ns.pull == "never" or "No such image" not in exc.message:
-            raise
-        sys.stderr.write(f"Unable to find image '{display_name(image)}' locally\n")
-        raise DockyardError(
-            f"pull access denied for {image.split(':')[0]}: pulling arrives with the registry"
-            " issue"
-        ).with_code(125) from None
+    if ns.pull not in ("always", "missing", "never"):
+        raise ClientError(
+            f"invalid pull option: '{ns.pull}': must be one of \"always\", \"missing\" or \"never\""
+        )
+    if ns.pull == "always" or (ns.pull == "missing" and e.images.try_resolve(image) is None):
+        from dockyard.cli.commands.distribution import ensure_image
+
+        ensure_image(e, image, ns.pull, ns.platform or None, sys.stderr)
+    container = e.containers.create(image, config, host, networking, name=ns.name)
     if ns.cidfile:
         _write_cidfile(ns.cidfile, container.id)
     return container

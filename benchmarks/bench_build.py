@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""Time ``build`` in dockyard and docker (classic builder and BuildKit); print ratios.
+
+    sudo .venv/bin/python benchmarks/bench_build.py [--no-docker] [-n 3]
+
+Work: a Dockerfile FROM busybox with 8 steps, among them a COPY of 2,000 small
+files and a COPY of one 50 MB file. Timed: the cold build (empty cache), a
+rebuild with nothing changed (median of ``-n``), and a rebuild after one small
+file changed (median of ``-n``, a different file each time). Both tools use the
+same busybox image (imported into dockyard, ``save``d and ``docker load``ed).
+docker runs privately (its own data root and socket, stopped by PID after):
+``DOCKER_BUILDKIT=0`` (classic) and ``=1`` (BuildKit, which needs the buildx
+plugin in docker's CLI; skipped when it is missing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.dockerd import private_dockerd  # noqa: E402
+
+DOCKYARD_RUNNER = (
+    "import sys; from dockyard.cli import main as m;"
+    " m.COMMANDS.setdefault('build', 'build:cmd_build');"
+    " sys.exit(m.main(sys.argv[1:]))"
+)
+
+DOCKERFILE = """\
+FROM busybox
+ENV APP=/app
+WORKDIR /app
+COPY big.bin /data/big.bin
+COPY small/ /app/small/
+RUN ls /app/small | wc -l > /app/count
+ARG BUILD=1
+RUN echo "build $BUILD" > /app/build.txt
+LABEL bench=yes
+"""
+
+
+def make_context(where: Path) -> Path:
+    ctx = where / "ctx"
+    (ctx / "small").mkdir(parents=True)
+    for i in range(2000):
+        (ctx / "small" / f"f{i:04d}.txt").write_text(f"small file {i}\n" * 4)
+    with open(ctx / "big.bin", "wb") as f:
+        f.write(os.urandom(50 * 1024 * 1024))
+    (ctx / "Dockerfile").write_text(DOCKERFILE)
+    return ctx
+
+
+def timed(argv: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    took = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv[:3])}...: {proc.stderr[-2000:]}")
+    return took
+
+
+def bench(name: str, build: list[str], env: dict[str, str], ctx: Path, n: int) -> dict[str, float]:
+    cold = timed([*build, str(ctx)], env)
+    warm = statistics.median(timed([*build, str(ctx)], env) for _ in range(n))
+    changed = []
+    for i in range(n):
+        (ctx / "small" / f"f{i:04d}.txt").write_text(f"changed by {name} {time.time()}\n")
+        changed.append(timed([*build, str(ctx)], env))
+    result = {"cold": cold, "nothing changed": warm, "one file changed": statistics.median(changed)}
+    print(f"{name:22} " + "  ".join(f"{k}: {v:6.2f}s" for k, v in result.items()), flush=True)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=3)
+    parser.add_argument("--no-docker", action="store_true")
+    ns = parser.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("needs root")
+    base = Path(tempfile.mkdtemp(prefix="bench-build-"))
+    try:
+        ctx = make_context(base)
+        (base / "daemon.json").write_text("{}")
+        env = dict(
+            os.environ,
+            DOCKYARD_ROOT=str(base / "root"),
+            DOCKYARD_RUN=str(base / "run"),
+            DOCKYARD_CONFIG_FILE=str(base / "daemon.json"),
+        )
+        dockyard = [sys.executable, "-c", DOCKYARD_RUNNER]
+        rootfs = base / "busybox.tar"
+        subprocess.run([str(REPO / "scripts" / "make-busybox-rootfs.sh"), str(rootfs)], check=True)
+        subprocess.run(
+            [*dockyard, "import", "-c", 'CMD ["sh"]', str(rootfs), "busybox:latest"],
+            env=env, check=True, capture_output=True,
+        )  # fmt: skip
+        results = {
+            "dockyard": bench("dockyard", [*dockyard, "build", "-q", "-t", "bench"], env, ctx, ns.n)
+        }
+        if not ns.no_docker:
+            saved = base / "busybox-saved.tar"
+            subprocess.run(
+                [*dockyard, "save", "-o", str(saved), "busybox:latest"], env=env, check=True
+            )
+            with private_dockerd(base / "docker") as denv:
+                if denv is None:
+                    print("docker is not available; dockyard alone")
+                else:
+                    subprocess.run(
+                        ["docker", "load", "-i", str(saved)], env=denv, check=True,
+                        capture_output=True,
+                    )  # fmt: skip
+                    for label, flag in (("docker (classic)", "0"), ("docker (BuildKit)", "1")):
+                        try:
+                            results[label] = bench(
+                                label,
+                                ["docker", "build", "-q", "-t", "bench"],
+                                dict(denv, DOCKER_BUILDKIT=flag),
+                                ctx,
+                                ns.n,
+                            )
+                        except RuntimeError as err:
+                            print(f"{label}: not run ({str(err).strip().splitlines()[-1]})")
+        ours = results["dockyard"]
+        for label, theirs in results.items():
+            if label == "dockyard":
+                continue
+            ratios = "  ".join(f"{k}: {ours[k] / theirs[k]:.2f}x" for k in ours)
+            print(f"dockyard / {label}: {ratios}")
+    finally:
+        with open("/proc/mounts") as f:
+            mounts = [line.split()[1] for line in f]
+        for point in reversed(mounts):
+            if point.startswith(str(base)):
+                subprocess.run(["umount", "-l", point], capture_output=True, check=False)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

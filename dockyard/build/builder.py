@@ -1,0 +1,1098 @@
+"""Building a parsed Dockerfile: stages in dependency order, steps through the cache.
+
+The target stage (``--target``, else the last) and the stages it needs (its
+base, ``COPY --from``, ``RUN --mount=from=``) are built; the others are skipped.
+Each needed stage runs in its own thread and waits for the stages it depends
+on, so independent stages build in parallel. Within a stage, metadata-only
+instructions change the image config (:mod:`.imageconfig`) and the steps that
+make layers (RUN, COPY, ADD, WORKDIR) go through the cache (:mod:`.cache`):
+a hit reuses the recorded layer, a miss runs the step (:mod:`.executor`) and
+says why it missed. Nothing is tagged unless every needed stage succeeded; the
+build's lease protects what it uses until the image exists.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import posixpath
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from dockyard.build import executor as X
+from dockyard.build import imageconfig as ic
+from dockyard.build.cache import BuildCache, StepInputs, base_key, step_key
+from dockyard.build.dockerfile import instructions as I
+from dockyard.build.progress import Progress, Vertex
+from dockyard.errors import DockyardError, InvalidArgument
+from dockyard.timeutil import rfc3339_nano
+
+if TYPE_CHECKING:
+    from dockyard.build.dockerignore import Matcher
+    from dockyard.engine import Engine
+
+DEFAULT_SHELL = ["/bin/sh", "-c"]
+
+
+class BuildFailed(DockyardError):
+    """A step failed: ``failed to solve: <why>``, with the Dockerfile excerpt."""
+
+    exit_code = 1
+
+    def __init__(
+        self, message: str, excerpt: str = "", step: str = "", logs: list[str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.excerpt = excerpt
+        self.step = step
+        self.logs = logs or []
+
+
+class Cancelled(Exception):
+    pass
+
+
+@dataclass
+class BuildRequest:
+    dockerfile: str  # its text
+    dockerfile_name: str = "Dockerfile"
+    context_dir: str | None = None  # the prepared context (None: no context)
+    matcher: Matcher | None = None  # the context's .dockerignore rules
+    tags: list[str] = field(default_factory=list)
+    build_args: dict[str, str] = field(default_factory=dict)
+    target: str = ""
+    no_cache: bool = False
+    no_cache_filter: list[str] = field(default_factory=list)
+    pull: bool = False
+    labels: dict[str, str] = field(default_factory=dict)
+    network: str = "default"
+    secrets: dict[str, str] = field(default_factory=dict)  # id -> host file
+    ssh: dict[str, str] = field(default_factory=dict)  # id -> agent socket
+    platform: str = "linux/amd64"
+    shm_size: int = 0
+    ulimits: list[dict[str, Any]] = field(default_factory=list)
+    extra_hosts: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BuildResult:
+    image_id: str
+    tags: list[str]
+    cached_steps: int = 0
+    executed_steps: int = 0
+    miss_reasons: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class Stage:
+    index: int
+    name: str  # as written after AS (lowercased), or ""
+    base: str  # FROM's image (expanded with the global args)
+    platform: str
+    from_inst: I.From
+    commands: list[I.Instruction]
+    deps: set[int] = field(default_factory=set)
+    base_stage: int | None = None
+
+    @property
+    def display(self) -> str:
+        return self.name or f"stage-{self.index}"
+
+
+@dataclass
+class StageResult:
+    state: ic.ImageState
+    key: str  # the last step's cache key (stands for the stage's content)
+
+
+# ----------------------------------------------------------------- parsing
+
+
+@dataclass
+class Plan:
+    stages: list[Stage]
+    target: Stage
+    needed: list[Stage]  # dependencies first
+    meta: dict[str, str]
+    escape: str
+
+
+def plan_build(text: str, filename: str, build_args: dict[str, str], target: str) -> Plan:
+    """The stages (FROM names expanded with the global args) and those the target needs."""
+    from dockyard.build.dockerfile.stages import parse_dockerfile
+
+    df = parse_dockerfile(text, filename)
+    if not df.stages:
+        from dockyard.build.dockerfile.errors import DockerfileParseError
+
+        raise DockerfileParseError(
+            f"the Dockerfile ({filename}) cannot be empty", filename=filename
+        )
+    plan = df.plan(build_args, target=target)
+    stages = [
+        Stage(
+            index=rs.stage.index,
+            name=rs.stage.name,
+            base=rs.base,
+            platform=rs.stage.platform,
+            from_inst=rs.stage.from_,
+            commands=list(rs.stage.commands),
+            deps=set(rs.deps),
+            base_stage=rs.base_stage,
+        )
+        for rs in plan.stages
+    ]
+    return Plan(
+        stages=stages,
+        target=stages[plan.target],
+        needed=[stages[i] for i in plan.needed],
+        meta=dict(plan.meta_args),
+        escape=df.escape_token,
+    )
+
+
+def find_stage(stages: list[Stage], name: str, before: int) -> Stage | None:
+    """The stage ``COPY --from`` / ``--mount from=`` names (by name or index)."""
+    lowered = name.lower()
+    found = None
+    for s in stages:
+        if s.name and s.name == lowered:
+            found = s
+    if found is not None:
+        return found
+    if name.isascii() and name.isdigit() and int(name) < len(stages):
+        return stages[int(name)]
+    del before
+    return None
+
+
+# ----------------------------------------------------------------- the build
+
+
+class Builder:
+    def __init__(self, engine: Engine, request: BuildRequest, progress: Progress) -> None:
+        self.engine = engine
+        self.req = request
+        self.progress = progress
+        self.cache = BuildCache(engine.db)
+        self.lease = ""
+        self.results: dict[int, StageResult] = {}
+        self.errors: list[BaseException] = []
+        self.cancelled = threading.Event()
+        self.done: dict[int, threading.Event] = {}
+        self.lock = threading.Lock()
+        self.result = BuildResult("", [])
+        self.escape = "\\"
+        self.stages: list[Stage] = []
+        self.meta: dict[str, str] = {}
+        self.used_args: set[str] = set()
+        self.memo: dict[str, str] = {}  # file identity+times -> content hash, for this build
+
+    # -------------------------------------------------------------- entry
+
+    def build(self) -> BuildResult:
+        from dockyard.oci import reference as refs
+
+        tags = []
+        for t in self.req.tags:
+            try:
+                tags.append(str(refs.parse_reference(t).with_default_tag()))
+            except InvalidArgument:
+                raise InvalidArgument(
+                    f'invalid argument "{t}" for "-t, --tag" flag: invalid reference format'
+                ) from None
+        v = self.progress.vertex(
+            f"[internal] load build definition from {self.req.dockerfile_name}"
+        )
+        v.note(f"transferring dockerfile: {len(self.req.dockerfile.encode())}B done")
+        plan = plan_build(
+            self.req.dockerfile, self.req.dockerfile_name, self.req.build_args, self.req.target
+        )
+        self.escape = plan.escape
+        self.stages, self.meta = plan.stages, plan.meta
+        v.done()
+        final, needed = plan.target, plan.needed
+        X.reap_stale(self.engine)
+        self.lease = self.engine.leases.create()
+        try:
+            self._run_stages(needed)
+            state = self.results[final.index].state.clone()
+            if self.req.labels:
+                labels = dict(state.config.get("Labels") or {})
+                labels.update(self.req.labels)
+                state.config["Labels"] = labels
+            v = self.progress.vertex("exporting to image")
+            config = ic.config_bytes(state)
+            image_id, _ = self.engine.images.create(
+                config, list(state.chain), tags=tags, parent="", lease=self.lease
+            )
+            v.note(f"writing image {image_id} done")
+            for t in tags:
+                v.note(f"naming to {t} done")
+            v.done()
+        finally:
+            self.engine.leases.release(self.lease)
+        for t in tags:
+            self.engine.events.record("image", "tag", image_id, {"name": t})
+        self.result.image_id = image_id
+        self.result.tags = tags
+        return self.result
+
+    def _run_stages(self, needed: list[Stage]) -> None:
+        for s in needed:
+            self.done[s.index] = threading.Event()
+        if len(needed) == 1:
+            self._stage_thread(needed[0])
+        else:
+            threads = [
+                threading.Thread(target=self._stage_thread, args=(s,), daemon=True) for s in needed
+            ]
+            for t in threads:
+                t.start()
+            try:
+                for t in threads:
+                    while t.is_alive():
+                        t.join(0.2)
+            except BaseException:
+                self.cancelled.set()
+                X.kill_running()
+                for t in threads:
+                    t.join()
+                raise
+        if self.errors:
+            raise self.errors[0]
+
+    def _stage_thread(self, stage: Stage) -> None:
+        try:
+            for dep in sorted(stage.deps):
+                while not self.done[dep].wait(0.2):
+                    if self.cancelled.is_set():
+                        raise Cancelled()
+                if dep not in self.results:
+                    raise Cancelled()
+            self.results[stage.index] = StageRun(self, stage).run()
+        except Cancelled:
+            pass
+        except BaseException as exc:
+            with self.lock:
+                self.errors.append(exc)
+            self.cancelled.set()
+            if threading.current_thread() is threading.main_thread():
+                raise
+        finally:
+            self.done[stage.index].set()
+
+    # -------------------------------------------------------------- helpers
+
+    def base_image(self, engine: Engine, name: str) -> tuple[str, dict[str, Any]]:
+        """The FROM image: local, or pulled when the engine can pull."""
+        from dockyard.oci import reference as refs
+
+        images = engine.images
+        image_id = None if self.req.pull else images.try_resolve(name)
+        full = name
+        with contextlib.suppress(InvalidArgument):
+            full = str(refs.parse_reference(name).with_default_tag())
+        v = self.progress.vertex(f"[internal] load metadata for {full}")
+        if image_id is None:
+            distribution = getattr(engine, "distribution", None)
+            if distribution is not None and hasattr(distribution, "pull"):
+                try:
+                    distribution.pull(name)
+                except DockyardError as err:
+                    v.error(str(err))
+                    raise BuildFailed(
+                        f"{name}: failed to resolve source metadata for {full}: {err}"
+                    ) from None
+                image_id = images.try_resolve(name)
+            elif self.req.pull:
+                image_id = images.try_resolve(name)
+        if image_id is None:
+            message = (
+                f"{name}: failed to resolve source metadata for {full}: pull access denied,"
+                " repository does not exist or may require authorization"
+            )
+            v.error(message)
+            raise BuildFailed(message)
+        v.done()
+        config = json.loads(images.content.read(image_id))
+        return image_id, config
+
+    def no_cache_for(self, stage: Stage) -> bool:
+        if self.req.no_cache:
+            return True
+        return bool(stage.name) and stage.name in [n.lower() for n in self.req.no_cache_filter]
+
+
+class StageRun:
+    """One stage's instructions, in order."""
+
+    def __init__(self, builder: Builder, stage: Stage) -> None:
+        self.b = builder
+        # Each stage thread has its own Engine, so its own SQLite connection: one
+        # connection must not run two threads' transactions at once.
+        self.own_engine = len(builder.done) > 1
+        self.engine = _engine_like(builder.engine) if self.own_engine else builder.engine
+        self.cache = BuildCache(self.engine.db)
+        self.stage = stage
+        self.progress = builder.progress
+        self.args: list[tuple[str, str]] = []  # declared ARGs with their values, in order
+        self.key = ""
+        self.parent_missed = False
+        self.no_cache = builder.no_cache_for(stage)
+        self.index = 0
+        self.total = 0
+        self.state = ic.ImageState()
+        self.shell = list(DEFAULT_SHELL)
+
+    # -------------------------------------------------------------- names
+
+    def _label(self, text: str, onbuild: bool = False) -> str:
+        if self.total == 0:
+            return text
+        self.index += 1
+        width = len(str(self.total))
+        prefix = "[" + (f"{self.stage.display} " if self._named() else "")
+        prefix += f"{self.index:>{width}}/{self.total}] "
+        return prefix + ("ONBUILD " if onbuild else "") + text
+
+    def _named(self) -> bool:
+        return len(self.b.stages) > 1
+
+    # -------------------------------------------------------------- env
+
+    def env(self) -> dict[str, str]:
+        """What expansion and RUN see: the image's Env plus the stage's ARGs (ENV wins)."""
+        values = {k: v for k, v in self.args}
+        values.update(self.state.env_map())
+        return values
+
+    def run_env(self) -> list[str]:
+        env = self.state.env
+        names = {e.partition("=")[0] for e in env}
+        env += [f"{k}={v}" for k, v in dict(self.args).items() if k not in names]
+        return env
+
+    # -------------------------------------------------------------- the stage
+
+    def claim(self, chain_id: str) -> None:
+        self.engine.layers.claim(self.b.lease, chain_id)
+
+    def run(self) -> StageResult:
+        try:
+            return self._run_stage()
+        finally:
+            if self.own_engine:
+                self.engine.close()
+
+    def _run_stage(self) -> StageResult:
+        stage = self.stage
+        commands = list(stage.commands)
+        from_stage = None if stage.base_stage is None else self.b.stages[stage.base_stage]
+        triggers: list[str] = []
+        if from_stage is not None:
+            base_stage = self.b.results[from_stage.index]
+            self.state = base_stage.state.clone()
+            self.state.config.pop("OnBuild", None)
+            self.key = base_stage.key
+            self.total = sum(1 for c in commands if _makes_layer(c))
+        elif stage.base.lower() == "scratch":
+            self.state = ic.scratch()
+            self.key = base_key("", self.b.req.platform)
+            self.total = sum(1 for c in commands if _makes_layer(c))
+        else:
+            image_id, config = self.b.base_image(self.engine, stage.base)
+            chain = self.engine.images.get(image_id).chain
+            for c in chain[-1:]:
+                self.claim(c)
+            self.state, triggers = ic.from_image(image_id, config, chain)
+            self.key = base_key(image_id, self.b.req.platform)
+        if "PATH" not in self.state.env_map():  # BuildKit: "make sure that PATH is always set"
+            self.state.config["Env"] = [*self.state.env, f"PATH={ic.DEFAULT_PATH}"]
+        trigger_insts = self._parse_triggers(triggers)
+        if from_stage is None and stage.base.lower() != "scratch":
+            self.total = 1 + sum(1 for c in [*trigger_insts, *commands] if _makes_layer(c))
+            v = self.progress.vertex(self._label(f"FROM {_full_name(stage.base)}"))
+            v.done()
+        else:
+            self.total += sum(1 for c in trigger_insts if _makes_layer(c))
+        if self.state.config.get("Shell"):
+            self.shell = list(self.state.config["Shell"])
+        for inst in trigger_insts:
+            self._dispatch(inst, onbuild=True)
+        for inst in commands:
+            if self.b.cancelled.is_set() and len(self.b.stages) > 1:
+                raise Cancelled()
+            self._dispatch(inst, onbuild=False)
+        return StageResult(self.state, self.key)
+
+    def _parse_triggers(self, triggers: list[str]) -> list[I.Instruction]:
+        from dockyard.build.dockerfile.parser import parse
+
+        result: list[I.Instruction] = []
+        for text in triggers:
+            ast = parse(text, self.b.req.dockerfile_name)
+            if len(ast.ast.children) != 1:
+                raise InvalidArgument("onbuild trigger should be a single expression")
+            inst = I.parse_instruction(ast.ast.children[0], self.b.req.dockerfile_name)
+            inst.start_line = self.stage.from_inst.start_line
+            inst.end_line = self.stage.from_inst.end_line
+            result.append(inst)
+        return result
+
+    # -------------------------------------------------------------- dispatch
+
+    def _dispatch(self, raw: I.Instruction, *, onbuild: bool) -> None:
+        if isinstance(raw, I.Arg):
+            self._arg(raw)
+            return
+        ex = I.Expander(self.env(), self.b.escape)
+        inst = raw.expand(ex)
+        used = {k for k in ex.used if k in dict(self.args)}
+        st = self.state
+        if isinstance(inst, I.Env):
+            parts = []
+            for kv in inst.env:
+                st.set_env(kv.key, kv.value)
+                parts.append(f"{kv.key}={kv.value}")
+            st.record("ENV " + " ".join(parts), layer=False)
+        elif isinstance(inst, I.Label):
+            labels = dict(st.config.get("Labels") or {})
+            parts = []
+            for kv in inst.labels:
+                labels[kv.key] = kv.value
+                parts.append(f"{kv.key}={kv.value}")
+            st.config["Labels"] = labels
+            st.record("LABEL " + " ".join(parts), layer=False)
+        elif isinstance(inst, I.Maintainer):
+            st.author = inst.maintainer
+            st.record(f"MAINTAINER {inst.maintainer}", layer=False)
+        elif isinstance(inst, I.Expose):
+            ports = dict(st.config.get("ExposedPorts") or {})
+            shown = []
+            for p in inst.ports:
+                for spec in _port_specs(p):
+                    ports[spec] = {}
+                    shown.append(spec)
+            st.config["ExposedPorts"] = ports
+            st.record(f"EXPOSE {ic.go_list(shown)}", layer=False)
+        elif isinstance(inst, I.Volume):
+            volumes = dict(st.config.get("Volumes") or {})
+            for path in inst.volumes:
+                if not path:
+                    raise self._fail(raw, "VOLUME specified can not be an empty string")
+                volumes[path] = {}
+            st.config["Volumes"] = volumes
+            st.record(f"VOLUME {ic.go_list(inst.volumes)}", layer=False)
+        elif isinstance(inst, I.User):
+            st.config["User"] = inst.user
+            st.record(f"USER {inst.user}", layer=False)
+        elif isinstance(inst, I.StopSignal):
+            _check_signal(inst.signal, self, raw)
+            st.config["StopSignal"] = inst.signal
+            st.record(f"STOPSIGNAL {inst.signal}", layer=False)
+        elif isinstance(inst, I.Shell):
+            st.config["Shell"] = list(inst.shell)
+            self.shell = list(inst.shell)
+            st.record(f"SHELL {ic.go_list(inst.shell)}", layer=False)
+        elif isinstance(inst, I.Onbuild):
+            st.config["OnBuild"] = [*(st.config.get("OnBuild") or []), inst.expression]
+        elif isinstance(inst, I.Cmd):
+            args = self._with_shell(inst.cmd_line) if inst.prepend_shell else list(inst.cmd_line)
+            st.config["Cmd"] = args
+            st.config["ArgsEscaped"] = True
+            self._cmd_set = True
+            st.record(f"CMD {ic.go_quoted_list(args)}", layer=False)
+        elif isinstance(inst, I.Entrypoint):
+            args = self._with_shell(inst.cmd_line) if inst.prepend_shell else list(inst.cmd_line)
+            st.config["Entrypoint"] = args
+            if not getattr(self, "_cmd_set", False):
+                st.config.pop("Cmd", None)
+            st.record(f"ENTRYPOINT {ic.go_quoted_list(args)}", layer=False)
+        elif isinstance(inst, I.Healthcheck):
+            h = inst.health
+            check: dict[str, Any] = {"Test": list(h.test)}
+            for key, value in (
+                ("Interval", h.interval),
+                ("Timeout", h.timeout),
+                ("StartPeriod", h.start_period),
+                ("StartInterval", h.start_interval),
+                ("Retries", h.retries),
+            ):
+                if value:
+                    check[key] = value
+            st.config["Healthcheck"] = check
+            st.record(f"HEALTHCHECK {ic.healthcheck_text(check)}", layer=False)
+        elif isinstance(inst, I.Workdir):
+            self._workdir(raw, inst, used, onbuild)
+        elif isinstance(inst, I.Run):
+            self._run(raw, inst, onbuild)
+        elif isinstance(inst, (I.Copy, I.Add)):
+            self._copy(raw, inst, used, onbuild)
+        elif isinstance(inst, I.From):
+            raise self._fail(raw, "FROM in the middle of a stage")
+        else:  # pragma: no cover - the parser knows no other instruction
+            raise self._fail(raw, f"unknown instruction: {inst.keyword}")
+
+    def _arg(self, inst: I.Arg) -> None:
+        req = self.b.req
+        parts = []
+        for a in inst.args:
+            value: str | None
+            if a.key in req.build_args:
+                value = req.build_args[a.key]
+            elif a.value is not None:
+                value = I.Expander(self.env(), self.b.escape).word(a.value)
+            elif a.key in self.b.meta:
+                value = self.b.meta[a.key]
+            else:
+                value = None
+            self.b.used_args.add(a.key)
+            self.args = [(k, v) for k, v in self.args if k != a.key]
+            self.args.append((a.key, value if value is not None else ""))
+            parts.append(a.key if value is None else f"{a.key}={value}")
+        self.state.record("ARG " + " ".join(parts), layer=False)
+
+    def _with_shell(self, args: list[str]) -> list[str]:
+        return [*self.shell, *args]
+
+    def _fail(self, inst: I.Instruction, message: str) -> BuildFailed:
+        return BuildFailed(message, excerpt=self._excerpt(inst), step=inst.original)
+
+    def _excerpt(self, inst: I.Instruction) -> str:
+        req = self.b.req
+        return excerpt(req.dockerfile, req.dockerfile_name, inst.start_line, inst.end_line)
+
+    # -------------------------------------------------------------- layer steps
+
+    def _step(
+        self,
+        raw: I.Instruction,
+        label: str,
+        inputs: StepInputs,
+        created_by: str,
+        execute: Callable[[X.StepWork, Vertex], None],
+        *,
+        buildkit_suffix: bool,
+    ) -> None:
+        """A step that makes a layer: through the cache, or executed."""
+        b = self.b
+        # the parent's layer is part of the key: a rebuilt parent (--no-cache) gets
+        # its own children, so a hit always continues the same chain of layers
+        key = step_key(f"{self.key}@{self.state.top or ''}", inputs)
+        v = self.progress.vertex(label)
+        record = None if self.no_cache else self.cache.lookup(key)
+        if record is not None:
+            self.claim(record.chain_id)
+            v.cached()
+            with b.lock:
+                b.result.cached_steps += 1
+            self.state.add_layer(record.chain_id, record.diff_id)
+            self.state.record(
+                created_by, layer=True, created=record.created, buildkit=buildkit_suffix
+            )
+            self.key = key
+            return
+        if self.no_cache:
+            reason = "--no-cache" if b.req.no_cache else "--no-cache-filter"
+        else:
+            reason = self.cache.explain_miss(self.key, inputs, parent_missed=self.parent_missed)
+        v.miss(reason)
+        with b.lock:
+            b.result.miss_reasons.append((label, reason))
+            b.result.executed_steps += 1
+        try:
+            with X.StepWork(self.engine, b.lease, self.state.top) as work:
+                execute(work, v)
+                layer = work.commit()
+        except X.RunFailed as err:
+            v.error(str(err))
+            logs = [f"{line}" for line in v.logs[-10:]]
+            raise BuildFailed(str(err), excerpt=self._excerpt(raw), step=label, logs=logs) from None
+        except DockyardError as err:
+            v.error(str(err))
+            if isinstance(err, BuildFailed):
+                raise
+            raise BuildFailed(str(err), excerpt=self._excerpt(raw), step=label) from None
+        except BaseException:
+            v.error("cancelled")
+            raise
+        created = rfc3339_nano(time.time())
+        self.cache.store(
+            key, self.key, inputs, step=label, chain_id=layer.chain_id,
+            diff_id=layer.diff_id, created=created,
+        )  # fmt: skip
+        v.done()
+        self.state.add_layer(layer.chain_id, layer.diff_id)
+        self.state.record(created_by, layer=True, created=created, buildkit=buildkit_suffix)
+        self.key = key
+        self.parent_missed = True
+
+    def _context_extra(self) -> str:
+        c = self.state.config
+        return json.dumps(
+            {"env": self.state.env, "user": c.get("User") or "", "wd": c.get("WorkingDir") or ""},
+            sort_keys=True,
+        )
+
+    # -------------------------------------------------------------- WORKDIR
+
+    def _workdir(self, raw: I.Instruction, inst: I.Workdir, used: set[str], onbuild: bool) -> None:
+        current = self.state.config.get("WorkingDir") or "/"
+        wd = posixpath.normpath(posixpath.join(current, inst.path)) if inst.path else current
+        if not wd.startswith("/"):
+            wd = "/" + wd
+        self.state.config["WorkingDir"] = wd
+        if wd == "/":
+            self.state.record(f"WORKDIR {wd}", layer=False)
+            return
+        user = self.state.config.get("User") or ""
+        inputs = StepInputs(
+            instruction=f"WORKDIR {wd}",
+            args={k: v for k, v in self.args if k in used},
+            extra=json.dumps({"user": user}),
+        )
+        label = self._label(_display(raw, self.env()), onbuild)
+
+        def execute(work: X.StepWork, v: Vertex) -> None:
+            uid, gid = X.user_ids(work.rootfs, user) if user else (0, 0)
+            X.make_dir(work, wd, uid, gid)
+
+        self._step(raw, label, inputs, f"WORKDIR {wd}", execute, buildkit_suffix=False)
+
+    # -------------------------------------------------------------- RUN
+
+    def _run(self, raw: I.Instruction, inst: I.Run, onbuild: bool) -> None:
+        args = list(inst.cmd_line)
+        if inst.files and len(args) == 1 and inst.prepend_shell:
+            from dockyard.build.dockerfile.parser import chomp_heredoc_content, must_parse_heredoc
+
+            if must_parse_heredoc(args[0]) is not None:  # just one here-document: run it
+                data = inst.files[0].data
+                args = [chomp_heredoc_content(data) if inst.files[0].chomp else data]
+            else:  # a command with here-documents: the shell reads them
+                text = args[0]
+                for f in inst.files:
+                    text += "\n" + f.data + f.name
+                args = [text]
+        argv = self._with_shell(args) if inst.prepend_shell else args
+        created_by = "RUN " + ic.run_created_by(argv, self.args)
+        mounts_desc = [
+            {k: v for k, v in m.__dict__.items() if v not in (None, "", False, 0)}
+            for m in inst.mounts
+        ]
+        network = inst.network or "default"
+        if network == "default" and self.b.req.network not in ("", "default"):
+            network = self.b.req.network
+        files: dict[str, str] = {}
+        extra: dict[str, Any] = {"ctx": self._context_extra(), "mounts": mounts_desc}
+        for m in inst.mounts:
+            if m.type == "bind":
+                if m.from_:
+                    src_key = self._source_key(m.from_)
+                    extra.setdefault("from", []).append(src_key)
+                else:
+                    rels = self._context_sources(raw, [m.source or "."])
+                    root = self._context_root(raw)
+                    for path, digest in X.file_digests(
+                        root, rels, self.b.req.matcher, self.b.memo
+                    ).items():
+                        files[f"{m.target}:{path}"] = digest
+        inputs = StepInputs(
+            instruction="RUN "
+            + " ".join(argv)
+            + (f" --network={network}" if network != "default" else ""),
+            args=dict(self.args),
+            files=files,
+            extra=json.dumps(extra, sort_keys=True, default=str),
+        )
+        label = self._label(_display(raw, self.env()), onbuild)
+        state = self.state
+
+        def execute(work: X.StepWork, v: Vertex) -> None:
+            with contextlib.ExitStack() as stack:
+                mounts, env_extra = self._run_mounts(raw, inst, work, stack)
+                spec = X.RunSpec(
+                    argv=argv,
+                    env=self.run_env() + env_extra,
+                    user=state.config.get("User") or "",
+                    workdir=state.config.get("WorkingDir") or "/",
+                    network=network,
+                    mounts=mounts,
+                    extra_hosts=self.b.req.extra_hosts,
+                    shm_size=self.b.req.shm_size,
+                    ulimits=self.b.req.ulimits,
+                )
+                X.run_process(self.engine, work, spec, v.log)
+
+        self._step(raw, label, inputs, created_by, execute, buildkit_suffix=True)
+
+    def _run_mounts(
+        self, raw: I.Instruction, inst: I.Run, work: X.StepWork, stack: contextlib.ExitStack
+    ) -> tuple[list[X.RunMount], list[str]]:
+        mounts: list[X.RunMount] = []
+        env: list[str] = []
+        wd = self.state.config.get("WorkingDir") or "/"
+        for m in inst.mounts:
+            target = posixpath.normpath(posixpath.join(wd, m.target)) if m.target else ""
+            if m.type == "cache":
+                cache_id = m.cache_id or target
+                digest = hashlib.sha256(cache_id.encode()).hexdigest()[:32]
+                host = os.path.join(self.engine.options.root, "build-cache-mounts", digest)
+                if not os.path.isdir(host):
+                    os.makedirs(host, exist_ok=True)
+                    os.chmod(host, m.mode if m.mode is not None else 0o755)
+                    os.chown(host, m.uid or 0, m.gid or 0)
+                mounts.append(X.RunMount(target, host, "bind", readonly=False))
+            elif m.type == "tmpfs":
+                mounts.append(X.RunMount(target, "", "tmpfs"))
+            elif m.type == "bind":
+                from dockyard.build.context import resolve_in_root
+
+                if m.from_:
+                    root = stack.enter_context(self._source_view(raw, m.from_))
+                    rel = self._view_sources(raw, root, [m.source or "."])[0]
+                else:
+                    root = self._context_root(raw)
+                    rel = self._context_sources(raw, [m.source or "."])[0]
+                host = resolve_in_root(root, rel)
+                if not m.readonly:  # writes go to a copy that is thrown away, as in BuildKit
+                    scratch = stack.enter_context(_scratch_dir(self.engine))
+                    copy = os.path.join(scratch, "src")
+                    if os.path.isdir(host):
+                        shutil.copytree(host, copy, symlinks=True)
+                    else:
+                        shutil.copy2(host, copy)
+                    host = copy
+                mounts.append(X.RunMount(target, host, "bind", readonly=m.readonly))
+            elif m.type == "secret":
+                secret_id = m.cache_id or posixpath.basename(m.target or "")
+                path = self.b.req.secrets.get(secret_id)
+                if path is None:
+                    if m.required:
+                        raise self._fail(raw, f"secret {secret_id}: not found")
+                    continue
+                if m.env:
+                    with open(path) as f:
+                        env.append(f"{m.env}={f.read()}")
+                    if not m.target:
+                        continue
+                dest = target or f"/run/secrets/{secret_id}"
+                mounts.append(X.RunMount(dest, path, "bind", readonly=True))
+            elif m.type == "ssh":
+                ssh_id = m.cache_id or "default"
+                sock = self.b.req.ssh.get(ssh_id)
+                if sock is None:
+                    if m.required:
+                        raise self._fail(raw, f"no SSH key {ssh_id!r} forwarded from the client")
+                    continue
+                dest = target or "/run/buildkit/ssh_agent.0"
+                mounts.append(X.RunMount(dest, sock, "bind", readonly=False))
+                env.append(f"SSH_AUTH_SOCK={dest}")
+        return mounts, env
+
+    # -------------------------------------------------------------- COPY / ADD
+
+    def _context_root(self, raw: I.Instruction) -> str:
+        root = self.b.req.context_dir
+        if root is None:
+            raise self._fail(raw, "this build has no context to copy from")
+        return root
+
+    def _context_sources(self, raw: I.Instruction, sources: list[str]) -> list[str]:
+        from dockyard.build.context import OutsideContext, SourceNotFound, resolve_sources
+
+        root = self._context_root(raw)
+        try:
+            return resolve_sources(root, sources, self.b.req.matcher or ())
+        except (SourceNotFound, OutsideContext) as err:
+            raise self._fail(raw, str(err)) from None
+
+    def _view_sources(self, raw: I.Instruction, root: str, sources: list[str]) -> list[str]:
+        from dockyard.build.context import SourceNotFound, resolve_sources
+
+        try:
+            return resolve_sources(root, sources, (), strict_outside=False)
+        except SourceNotFound as err:
+            raise self._fail(raw, str(err)) from None
+
+    def _source_key(self, name: str) -> str:
+        src = find_stage(self.b.stages, name, self.stage.index)
+        if src is not None:
+            return self.b.results[src.index].key
+        image_id, _ = self.b.base_image(self.engine, name)
+        return image_id
+
+    @contextlib.contextmanager
+    def _source_view(self, raw: I.Instruction, name: str) -> Any:
+        """A read-only mount of a stage's or image's files."""
+        src = find_stage(self.b.stages, name, self.stage.index)
+        if src is not None:
+            top = self.b.results[src.index].state.top
+        else:
+            image_id, _ = self.b.base_image(self.engine, name)
+            chain = self.engine.images.get(image_id).chain
+            top = chain[-1] if chain else None
+        base = X.temp_dir(self.engine, "view-")
+        target = os.path.join(base, "root")
+        os.mkdir(target)
+        try:
+            if top is None:  # a stage or image without layers: nothing to copy
+                yield target
+                return
+            self.claim(top)
+            key = f"build-view-{os.urandom(8).hex()}"
+            snaps = self.engine.snapshots
+            self.engine.leases.add(self.b.lease, "snapshot", key)
+            snaps.view(key, top)
+            try:
+                snaps.mount(key, target)
+                try:
+                    yield target
+                finally:
+                    snaps.unmount(target)
+            finally:
+                snaps.remove(key)
+        finally:
+            shutil.rmtree(base, ignore_errors=True)
+
+    def _copy(
+        self, raw: I.Instruction, inst: I.Copy | I.Add, used: set[str], onbuild: bool
+    ) -> None:
+        is_add = isinstance(inst, I.Add)
+        keyword = "ADD" if is_add else "COPY"
+        created_by = keyword
+        if isinstance(inst, I.Copy) and inst.parents:
+            created_by += " --parents"
+        if inst.chown:
+            created_by += f" --chown={inst.chown}"
+        if inst.chmod:
+            created_by += f" --chmod={inst.chmod}"
+        for s in inst.sources:
+            created_by += " " + s
+        for c in inst.source_contents:
+            created_by += " <<" + c.path
+        created_by += " " + inst.dest
+        wd = self.state.config.get("WorkingDir") or "/"
+        dest = posixpath.join(wd, inst.dest)
+        dest_is_dir = inst.dest.endswith("/") or len(inst.sources) + len(inst.source_contents) > 1
+        if dest_is_dir and not dest.endswith("/"):
+            dest += "/"
+        chmod = None
+        if inst.chmod:
+            try:
+                chmod = int(inst.chmod, 8)
+            except ValueError:
+                raise self._fail(raw, f"invalid chmod parameter: {inst.chmod}") from None
+        from_name = inst.from_ if isinstance(inst, I.Copy) else ""
+        urls = [s for s in inst.sources if is_add and s.startswith(("http://", "https://"))]
+        local = [s for s in inst.sources if s not in urls]
+        extra: dict[str, Any] = {"user": inst.chown, "wd": wd}
+        files: dict[str, str] = {}
+        downloads: dict[str, str] = {}
+        tmp = X.temp_dir(self.engine, "copy-")
+        try:
+            content = ""
+            if from_name:
+                extra["from"] = self._source_key(from_name)
+            elif local:
+                from dockyard.build.context import checksum_paths
+
+                root = self._context_root(raw)
+                rels = self._context_sources(raw, local)
+                matcher = self.b.req.matcher
+                files = X.file_digests(root, rels, matcher, self.b.memo)
+                content = checksum_paths(
+                    root, local, matcher or (), copy_excludes=inst.excludes, cache=self.b.memo
+                )
+            for url in urls:
+                downloads[url] = self._download(raw, url, tmp, getattr(inst, "checksum", ""))
+                files[url] = "sha256:" + _file_digest(downloads[url])
+            for c in inst.source_contents:
+                path = os.path.join(tmp, "heredoc", c.path.lstrip("/"))
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                with open(path, "w") as f:
+                    f.write(c.data)
+                files["<<" + c.path] = hashlib.sha256(c.data.encode()).hexdigest()
+            if content:
+                others = {
+                    k: v for k, v in files.items() if k.startswith(("http://", "https://", "<<"))
+                }
+                content += json.dumps(others, sort_keys=True) if others else ""
+            inputs = StepInputs(
+                instruction=created_by,
+                args={k: v for k, v in self.args if k in used},
+                files=files,
+                extra=json.dumps(extra, sort_keys=True),
+                content=content,
+            )
+            label = self._label(_display(raw, self.env()), onbuild)
+
+            def execute(work: X.StepWork, v: Vertex) -> None:
+                uid = gid = 0
+                if inst.chown:
+                    uid, gid = X.user_ids(work.rootfs, inst.chown)
+                with contextlib.ExitStack() as stack:
+                    sources: list[X.Source] = []
+                    matcher = None
+                    if from_name:
+                        root = stack.enter_context(self._source_view(raw, from_name))
+                        sources = [X.Source(root, r) for r in self._view_sources(raw, root, local)]
+                    elif local:
+                        root = self._context_root(raw)
+                        sources = [X.Source(root, r) for r in self._context_sources(raw, local)]
+                        matcher = self.b.req.matcher
+                    for path in downloads.values():
+                        os.chmod(path, 0o600)
+                        sources.append(X.Source(os.path.dirname(path), os.path.basename(path)))
+                    for c in inst.source_contents:
+                        sources.append(X.Source(os.path.join(tmp, "heredoc"), c.path.lstrip("/")))
+                    X.copy_into(
+                        work,
+                        X.CopySpec(
+                            sources=sources,
+                            dest=dest,
+                            dest_is_dir=dest_is_dir,
+                            uid=uid,
+                            gid=gid,
+                            chmod=chmod,
+                            matcher=matcher,
+                            excludes=_excludes(inst.excludes),
+                            unpack=is_add and (getattr(inst, "unpack", None) is not False),
+                        ),
+                    )
+
+            self._step(raw, label, inputs, created_by, execute, buildkit_suffix=True)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def _download(self, raw: I.Instruction, url: str, tmp: str, checksum: str) -> str:
+        import httpx
+
+        where = os.path.join(tmp, "dl-" + hashlib.sha256(url.encode()).hexdigest()[:16])
+        os.makedirs(where)
+        name = posixpath.basename(url.split("?")[0].split("#")[0].rstrip("/")) or "index.html"
+        path = os.path.join(where, name)
+        h = hashlib.sha256()
+        try:
+            with httpx.stream("GET", url, follow_redirects=True, timeout=60) as resp:
+                if resp.status_code >= 400:
+                    raise self._fail(
+                        raw, f"failed to load cache key: invalid response status {resp.status_code}"
+                    )
+                with open(path, "wb") as f:
+                    for chunk in resp.iter_bytes():
+                        f.write(chunk)
+                        h.update(chunk)
+        except httpx.HTTPError as err:
+            raise self._fail(raw, f"failed to load cache key: {err}") from None
+        if checksum:
+            want = checksum.removeprefix("sha256:")
+            if h.hexdigest() != want:
+                raise self._fail(
+                    raw,
+                    f"digest mismatch sha256:{h.hexdigest()}: {checksum}",
+                )
+        return path
+
+
+def excerpt(text: str, name: str, start: int, end: int) -> str:
+    """The Dockerfile lines around an error, marked as BuildKit shows them."""
+    lines = text.splitlines()
+    end = max(start, end)
+    if start <= 0 or start > len(lines):
+        return ""
+    first = max(1, start - 4)
+    last = min(len(lines), end + 4)
+    out = [f"{name}:{start}" + (f"-{end}" if end != start else ""), "-" * 20]
+    for n in range(first, last + 1):
+        mark = ">>>" if start <= n <= end else "   "
+        out.append(f" {n:>3} | {mark} {lines[n - 1]}")
+    out.append("-" * 20)
+    return "\n".join(out)
+
+
+@contextlib.contextmanager
+def _scratch_dir(engine: Engine) -> Iterator[str]:
+    path = X.temp_dir(engine, "scratch-")
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _excludes(patterns: list[str]) -> Matcher | None:
+    from dockyard.build.dockerignore import Matcher
+
+    return Matcher(patterns) if patterns else None
+
+
+def _engine_like(engine: Engine) -> Engine:
+    from dockyard.engine import Engine
+
+    return Engine(engine.options)
+
+
+def _file_digest(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _makes_layer(inst: I.Instruction) -> bool:
+    return isinstance(inst, (I.Run, I.Copy, I.Add, I.Workdir))
+
+
+def _display(raw: I.Instruction, env: dict[str, str]) -> str:
+    """The progress name: the instruction as written, variables expanded, keyword upper."""
+    text = raw.original
+    with contextlib.suppress(DockyardError):
+        text = I.Expander(env).word(text)
+    head, sep, rest = text.partition(" ")
+    return head.upper() + sep + rest
+
+
+def _full_name(name: str) -> str:
+    from dockyard.oci import reference as refs
+
+    try:
+        return str(refs.parse_reference(name).with_default_tag())
+    except InvalidArgument:
+        return name
+
+
+def _port_specs(port: str) -> list[str]:
+    """``nat.ParsePortSpecs`` reduced to what EXPOSE takes: port[-range][/proto]."""
+    number, _, proto = port.partition("/")
+    proto = (proto or "tcp").lower()
+    if ":" in number:
+        number = number.rsplit(":", 1)[1]
+    start, _, end = number.partition("-")
+    try:
+        first = int(start)
+        last = int(end) if end else first
+    except ValueError:
+        raise InvalidArgument(f"invalid containerPort: {number}") from None
+    return [f"{p}/{proto}" for p in range(first, last + 1)]
+
+
+def _check_signal(name: str, run: StageRun, raw: I.Instruction) -> None:
+    import signal as signals
+
+    if name.isdigit():
+        return
+    wanted = name.upper()
+    wanted = wanted if wanted.startswith("SIG") else "SIG" + wanted
+    if not hasattr(signals, wanted) and not wanted.startswith("SIGRTM"):
+        raise run._fail(raw, f"Invalid signal: {name}")
+
+
+__all__ = ["BuildFailed", "BuildRequest", "BuildResult", "Builder", "plan_build"]
