@@ -172,7 +172,7 @@ def _run(rt: Any, args: argparse.Namespace) -> int:
     """create + start; in the foreground wait (proxying our own pty if the process wants one)."""
     import socket
 
-    from dockyard.runtime.linux.container import _wait_forwarding, load_spec
+    from dockyard.runtime.linux.container import FORWARDED_SIGNALS, _wait_forwarding, load_spec
 
     own_console = None
     console = None
@@ -197,8 +197,11 @@ def _run(rt: Any, args: argparse.Namespace) -> int:
 
             master, _ = recv_fd(own_console)
             own_console.close()
+        if not args.detach:  # a signal that comes before we forward is held, not lost
+            signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED_SIGNALS)
         rt.start(args.id)
     except BaseException:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED_SIGNALS)
         rt.delete(args.id, force=True)
         raise
     if args.detach:
@@ -206,6 +209,7 @@ def _run(rt: Any, args: argparse.Namespace) -> int:
     if master >= 0:
         from dockyard.runtime.linux.console import proxy
 
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED_SIGNALS)
         code = proxy(master, state.pid)
     else:
         code = _wait_forwarding(state.pid)

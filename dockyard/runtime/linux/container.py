@@ -693,17 +693,23 @@ def _wait_gone(pid: int, started: int, timeout: float = 10.0) -> None:
         time.sleep(0.02)
 
 
+FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1)
+
+
 def _wait_forwarding(pid: int) -> int:
-    """Wait for our (reparented) child ``pid``, forwarding terminating signals to it."""
-    forwarded = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1)
+    """Wait for our (reparented) child ``pid``, forwarding terminating signals to it.
+
+    The caller may have blocked FORWARDED_SIGNALS before starting the process: what
+    arrived meanwhile is delivered (and forwarded) once the handlers are in place."""
     previous = {}
-    for sig in forwarded:
+    for sig in FORWARDED_SIGNALS:
 
         def handler(signum: int, _frame: object) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signum)
 
         previous[sig] = signal.signal(sig, handler)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED_SIGNALS)
     try:
         return _wait_for(pid)
     finally:
