@@ -60,3 +60,17 @@ def test_push_and_pull_through_dockyards_registry(
             logout = dy("logout", server.address).out
             assert logout == f"Removing login credentials for {server.address}\n"
             assert dy("pull", name, check=False).code == 1
+
+
+def test_build_pulls_a_missing_base_image(dy: Dockyard, busybox: str, tmp_path: Path) -> None:
+    with running_server(tmp_path / "storage") as server:
+        name = f"{server.address}/base/busybox:1"
+        dy("tag", "busybox:latest", name)
+        dy("push", name)
+        other = second_root(tmp_path)
+        context = tmp_path / "context"
+        context.mkdir()
+        (context / "Dockerfile").write_text(f"FROM {name}\nRUN echo built > /built\n")
+        other("build", "-q", "-t", "app", str(context))
+        assert other("run", "--rm", "app", "cat", "/built").out == "built\n"
+        assert other("images", "-q", name).out == dy("images", "-q", name).out
