@@ -16,6 +16,8 @@ plugin in docker's CLI; skipped when it is missing).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import shutil
 import statistics
@@ -89,9 +91,17 @@ def main() -> None:
     if os.geteuid() != 0:
         sys.exit("needs root")
     base = Path(tempfile.mkdtemp(prefix="bench-build-"))
+    bridge = ""
     try:
         ctx = make_context(base)
-        (base / "daemon.json").write_text("{}")
+        # a bridge of its own, removed at the end (RUN steps attach to the default bridge)
+        from tests.integration._network_support import free_subnet
+
+        bridge = "dyb" + os.urandom(4).hex()
+        subnet = free_subnet()
+        (base / "daemon.json").write_text(
+            json.dumps({"bridge": bridge, "bip": f"{subnet[1]}/{subnet.prefixlen}"})
+        )
         env = dict(
             os.environ,
             DOCKYARD_ROOT=str(base / "root"),
@@ -101,13 +111,24 @@ def main() -> None:
         dockyard = [sys.executable, "-c", DOCKYARD_RUNNER]
         rootfs = base / "busybox.tar"
         subprocess.run([str(REPO / "scripts" / "make-busybox-rootfs.sh"), str(rootfs)], check=True)
-        subprocess.run(
-            [*dockyard, "import", "-c", 'CMD ["sh"]', str(rootfs), "busybox:latest"],
-            env=env, check=True, capture_output=True,
-        )  # fmt: skip
+        # the --network none series gets a root of its own, so its cold build is cold
+        env_none = dict(env, DOCKYARD_ROOT=str(base / "root-none"))
+        for e in (env, env_none):
+            subprocess.run(
+                [*dockyard, "import", "-c", 'CMD ["sh"]', str(rootfs), "busybox:latest"],
+                env=e, check=True, capture_output=True,
+            )  # fmt: skip
         results = {
             "dockyard": bench("dockyard", [*dockyard, "build", "-q", "-t", "bench"], env, ctx, ns.n)
         }
+        # the same work with RUN in an isolated namespace: what the bridge costs
+        results["dockyard --network none"] = bench(
+            "dockyard --network none",
+            [*dockyard, "build", "-q", "-t", "bench", "--network", "none"],
+            env_none,
+            ctx,
+            ns.n,
+        )
         if not ns.no_docker:
             saved = base / "busybox-saved.tar"
             subprocess.run(
@@ -134,7 +155,7 @@ def main() -> None:
                             print(f"{label}: not run ({str(err).strip().splitlines()[-1]})")
         ours = results["dockyard"]
         for label, theirs in results.items():
-            if label == "dockyard":
+            if label.startswith("dockyard"):
                 continue
             ratios = "  ".join(f"{k}: {ours[k] / theirs[k]:.2f}x" for k in ours)
             print(f"dockyard / {label}: {ratios}")
@@ -144,6 +165,12 @@ def main() -> None:
         for point in reversed(mounts):
             if point.startswith(str(base)):
                 subprocess.run(["umount", "-l", point], capture_output=True, check=False)
+        if bridge:
+            from dockyard.network.firewall import Firewall
+
+            with contextlib.suppress(Exception):
+                Firewall().remove(f"dy-net:{bridge}")
+            subprocess.run(["ip", "link", "del", bridge], capture_output=True, check=False)
         shutil.rmtree(base, ignore_errors=True)
 
 

@@ -36,8 +36,11 @@ from dockyard.timeutil import rfc3339_nano
 if TYPE_CHECKING:
     from dockyard.build.dockerignore import Matcher
     from dockyard.engine import Engine
+    from dockyard.engine.layerstore import Layer
 
 DEFAULT_SHELL = ["/bin/sh", "-c"]
+PROXY_ARGS = ("http_proxy", "https_proxy", "ftp_proxy", "no_proxy", "all_proxy")
+LINK_PARENT = "link"  # what ``--link`` steps' keys have for a parent: they do not depend on one
 
 
 class BuildFailed(DockyardError):
@@ -290,8 +293,11 @@ class Builder:
 
     # -------------------------------------------------------------- helpers
 
-    def base_image(self, engine: Engine, name: str) -> tuple[str, dict[str, Any]]:
-        """The FROM image: local, or pulled when the engine can pull."""
+    def base_image(
+        self, engine: Engine, name: str, inst: I.Instruction | None = None
+    ) -> tuple[str, dict[str, Any]]:
+        """The FROM image (or ``--from`` image): local, or pulled when the engine can
+        pull. A failure names ``inst``'s place in the Dockerfile."""
         from dockyard.oci import reference as refs
 
         images = engine.images
@@ -308,7 +314,9 @@ class Builder:
                 except DockyardError as err:
                     v.error(str(err))
                     raise BuildFailed(
-                        f"{name}: failed to resolve source metadata for {full}: {err}"
+                        f"{name}: failed to resolve source metadata for {full}: {err}",
+                        excerpt=self._excerpt_of(inst),
+                        step=f"[internal] load metadata for {full}",
                     ) from None
                 image_id = images.try_resolve(name)
             elif self.req.pull:
@@ -319,10 +327,21 @@ class Builder:
                 " repository does not exist or may require authorization"
             )
             v.error(message)
-            raise BuildFailed(message)
+            raise BuildFailed(
+                message,
+                excerpt=self._excerpt_of(inst),
+                step=f"[internal] load metadata for {full}",
+            )
         v.done()
         config = json.loads(images.content.read(image_id))
         return image_id, config
+
+    def _excerpt_of(self, inst: I.Instruction | None) -> str:
+        if inst is None:
+            return ""
+        return excerpt(
+            self.req.dockerfile, self.req.dockerfile_name, inst.start_line, inst.end_line
+        )
 
     def no_cache_for(self, stage: Stage) -> bool:
         if self.req.no_cache:
@@ -407,7 +426,7 @@ class StageRun:
             self.key = base_key("", self.b.req.platform)
             self.total = sum(1 for c in commands if _makes_layer(c))
         else:
-            image_id, config = self.b.base_image(self.engine, stage.base)
+            image_id, config = self.b.base_image(self.engine, stage.base, stage.from_inst)
             chain = self.engine.images.get(image_id).chain
             for c in chain[-1:]:
                 self.claim(c)
@@ -580,37 +599,58 @@ class StageRun:
         execute: Callable[[X.StepWork, Vertex], None],
         *,
         buildkit_suffix: bool,
+        link: bool = False,
     ) -> None:
-        """A step that makes a layer: through the cache, or executed."""
+        """A step that makes a layer: through the cache, or executed.
+
+        ``link`` (``COPY --link``): the step runs on an empty root, its cache key
+        leaves out the parent, and its layer is applied on whatever the parent is,
+        so a changed parent reuses the step's result (BuildKit's semantics).
+        """
         b = self.b
         # the parent's layer is part of the key: a rebuilt parent (--no-cache) gets
         # its own children, so a hit always continues the same chain of layers
-        key = step_key(f"{self.key}@{self.state.top or ''}", inputs)
+        state_key = step_key(f"{self.key}@{self.state.top or ''}", inputs)
+        parent_key = LINK_PARENT if link else self.key
+        key = step_key(LINK_PARENT, inputs) if link else state_key
         v = self.progress.vertex(label)
         record = None if self.no_cache else self.cache.lookup(key)
         if record is not None:
-            self.claim(record.chain_id)
+            chain_id, diff_id = record.chain_id, record.diff_id
+            try:
+                if link:
+                    chain_id = self._link(record.chain_id).chain_id
+                else:
+                    self.claim(chain_id)
+            except DockyardError as err:
+                v.error(str(err))
+                raise BuildFailed(str(err), excerpt=self._excerpt(raw), step=label) from None
             v.cached()
             with b.lock:
                 b.result.cached_steps += 1
-            self.state.add_layer(record.chain_id, record.diff_id)
+            self.state.add_layer(chain_id, diff_id)
             self.state.record(
                 created_by, layer=True, created=record.created, buildkit=buildkit_suffix
             )
-            self.key = key
+            self.key = state_key
             return
         if self.no_cache:
             reason = "--no-cache" if b.req.no_cache else "--no-cache-filter"
         else:
-            reason = self.cache.explain_miss(self.key, inputs, parent_missed=self.parent_missed)
+            reason = self.cache.explain_miss(
+                parent_key, inputs, parent_missed=self.parent_missed and not link
+            )
         v.miss(reason)
         with b.lock:
             b.result.miss_reasons.append((label, reason))
             b.result.executed_steps += 1
         try:
-            with X.StepWork(self.engine, b.lease, self.state.top) as work:
+            with X.StepWork(self.engine, b.lease, None if link else self.state.top) as work:
                 execute(work, v)
                 layer = work.commit()
+            stored = layer
+            if link:
+                layer = self._link(layer.chain_id)
         except X.RunFailed as err:
             v.error(str(err))
             logs = [f"{line}" for line in v.logs[-10:]]
@@ -625,14 +665,26 @@ class StageRun:
             raise
         created = rfc3339_nano(time.time())
         self.cache.store(
-            key, self.key, inputs, step=label, chain_id=layer.chain_id,
-            diff_id=layer.diff_id, created=created,
+            key, parent_key, inputs, step=label, chain_id=stored.chain_id,
+            diff_id=stored.diff_id, created=created,
         )  # fmt: skip
         v.done()
         self.state.add_layer(layer.chain_id, layer.diff_id)
         self.state.record(created_by, layer=True, created=created, buildkit=buildkit_suffix)
-        self.key = key
+        self.key = state_key
         self.parent_missed = True
+
+    def _link(self, standalone: str) -> Layer:
+        """A ``--link`` layer (made on nothing) applied on the stage's top layer."""
+        layer = self.engine.layers.claim(self.b.lease, standalone)
+        if layer is None:
+            raise InvalidArgument(f"cached layer {standalone} was removed")
+        top = self.state.top
+        if top is None:
+            return layer
+        return self.engine.layers.unpack(
+            self.b.lease, layer.blob_digest, layer.media_type, top, layer.diff_id
+        )
 
     def _context_extra(self) -> str:
         c = self.state.config
@@ -670,12 +722,20 @@ class StageRun:
 
     def _run(self, raw: I.Instruction, inst: I.Run, onbuild: bool) -> None:
         args = list(inst.cmd_line)
+        script: tuple[str, str] | None = None  # (name, text) of a heredoc run as a file
+        files: dict[str, str] = {}
         if inst.files and len(args) == 1 and inst.prepend_shell:
             from dockyard.build.dockerfile.parser import chomp_heredoc_content, must_parse_heredoc
 
             if must_parse_heredoc(args[0]) is not None:  # just one here-document: run it
                 data = inst.files[0].data
-                args = [chomp_heredoc_content(data) if inst.files[0].chomp else data]
+                data = chomp_heredoc_content(data) if inst.files[0].chomp else data
+                if data.startswith("#!"):
+                    script = (inst.files[0].name, data)
+                    args = [f"/dev/pipes/{inst.files[0].name}"]
+                    files["<<" + inst.files[0].name] = hashlib.sha256(data.encode()).hexdigest()
+                else:
+                    args = [data]
             else:  # a command with here-documents: the shell reads them
                 text = args[0]
                 for f in inst.files:
@@ -690,12 +750,21 @@ class StageRun:
         network = inst.network or "default"
         if network == "default" and self.b.req.network not in ("", "default"):
             network = self.b.req.network
-        files: dict[str, str] = {}
         extra: dict[str, Any] = {"ctx": self._context_extra(), "mounts": mounts_desc}
+        # BuildKit's proxy args: given with --build-arg, RUN sees them (both spellings)
+        # without an ARG, and neither the history nor the cache key does
+        declared = {k for k, _ in self.args}
+        proxies: dict[str, str] = {}
+        for name, value in self.b.req.build_args.items():
+            if name.lower() in PROXY_ARGS and name not in declared:
+                proxies.setdefault(name.upper(), value)
+                proxies.setdefault(name.lower(), value)
         for m in inst.mounts:
+            if m.type == "cache" and m.from_:
+                extra.setdefault("from", []).append(self._source_key(raw, m.from_))
             if m.type == "bind":
                 if m.from_:
-                    src_key = self._source_key(m.from_)
+                    src_key = self._source_key(raw, m.from_)
                     extra.setdefault("from", []).append(src_key)
                 else:
                     rels = self._context_sources(raw, [m.source or "."])
@@ -717,10 +786,20 @@ class StageRun:
 
         def execute(work: X.StepWork, v: Vertex) -> None:
             with contextlib.ExitStack() as stack:
-                mounts, env_extra = self._run_mounts(raw, inst, work, stack)
+                mounts, env_extra = self._run_mounts(raw, inst, argv, stack)
+                if script is not None:  # a heredoc with #!: BuildKit runs it as a file
+                    path = os.path.join(work.dir, "pipes", script[0])
+                    os.makedirs(os.path.dirname(path), exist_ok=True)
+                    with open(path, "w") as f:
+                        f.write(script[1])
+                    os.chmod(path, 0o755)
+                    mounts.append(X.RunMount(f"/dev/pipes/{script[0]}", path, readonly=True))
+                env = self.run_env() + env_extra
+                names = {e.partition("=")[0] for e in env}
+                env += [f"{k}={v}" for k, v in proxies.items() if k not in names]
                 spec = X.RunSpec(
                     argv=argv,
-                    env=self.run_env() + env_extra,
+                    env=env,
                     user=state.config.get("User") or "",
                     workdir=state.config.get("WorkingDir") or "/",
                     network=network,
@@ -734,7 +813,7 @@ class StageRun:
         self._step(raw, label, inputs, created_by, execute, buildkit_suffix=True)
 
     def _run_mounts(
-        self, raw: I.Instruction, inst: I.Run, work: X.StepWork, stack: contextlib.ExitStack
+        self, raw: I.Instruction, inst: I.Run, argv: list[str], stack: contextlib.ExitStack
     ) -> tuple[list[X.RunMount], list[str]]:
         mounts: list[X.RunMount] = []
         env: list[str] = []
@@ -742,13 +821,7 @@ class StageRun:
         for m in inst.mounts:
             target = posixpath.normpath(posixpath.join(wd, m.target)) if m.target else ""
             if m.type == "cache":
-                cache_id = m.cache_id or target
-                digest = hashlib.sha256(cache_id.encode()).hexdigest()[:32]
-                host = os.path.join(self.engine.options.root, "build-cache-mounts", digest)
-                if not os.path.isdir(host):
-                    os.makedirs(host, exist_ok=True)
-                    os.chmod(host, m.mode if m.mode is not None else 0o755)
-                    os.chown(host, m.uid or 0, m.gid or 0)
+                host = stack.enter_context(self._cache_mount(raw, m, target, argv, stack))
                 mounts.append(X.RunMount(target, host, "bind", readonly=False))
             elif m.type == "tmpfs":
                 mounts.append(X.RunMount(target, "", "tmpfs"))
@@ -797,6 +870,72 @@ class StageRun:
                 env.append(f"SSH_AUTH_SOCK={dest}")
         return mounts, env
 
+    @contextlib.contextmanager
+    def _cache_mount(
+        self,
+        raw: I.Instruction,
+        m: I.Mount,
+        target: str,
+        argv: list[str],
+        stack: contextlib.ExitStack,
+    ) -> Iterator[str]:
+        """A ``RUN --mount=type=cache`` directory, locked for the step as ``sharing``
+        says: ``shared`` (the default) lets concurrent steps use it together,
+        ``locked`` makes them wait for each other, ``private`` gives a step that
+        finds it in use a directory of its own. A new one starts with the files of
+        ``from`` (``source`` in it), else empty."""
+        import fcntl
+
+        cache_id = m.cache_id or target
+        digest = hashlib.sha256(cache_id.encode()).hexdigest()[:32]
+        base = os.path.join(self.engine.options.root, "build-cache-mounts")
+        os.makedirs(base, mode=0o700, exist_ok=True)
+        sharing = m.cache_sharing or "shared"
+        instance = 0
+        while True:
+            name = digest if instance == 0 else f"{digest}-{instance}"
+            host = os.path.join(base, name)
+            lock = open(host + ".lock", "a+")  # noqa: SIM115 - held for the step
+            try:
+                if sharing == "private":
+                    try:
+                        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except BlockingIOError:
+                        lock.close()
+                        instance += 1
+                        continue
+                else:
+                    fcntl.flock(lock, fcntl.LOCK_EX if sharing == "locked" else fcntl.LOCK_SH)
+            except BaseException:
+                lock.close()
+                raise
+            break
+        try:
+            if not os.path.isdir(host):
+                fresh = host + ".new"
+                shutil.rmtree(fresh, ignore_errors=True)
+                os.makedirs(fresh)
+                if m.from_:
+                    from dockyard.build.context import resolve_in_root
+
+                    root = stack.enter_context(self._source_view(raw, m.from_))
+                    rel = self._view_sources(raw, root, [m.source or "."])[0]
+                    shutil.copytree(
+                        resolve_in_root(root, rel), fresh, symlinks=True, dirs_exist_ok=True
+                    )
+                os.chmod(fresh, m.mode if m.mode is not None else 0o755)
+                os.chown(fresh, m.uid or 0, m.gid or 0)
+                os.rename(fresh, host)
+            description = f"cached mount {target} from exec {' '.join(argv)}"
+            if m.cache_id:
+                description += f" with id {json.dumps(m.cache_id)}"
+            with open(host + ".desc", "w") as f:
+                f.write(description + "\n")
+            os.utime(host)  # last used
+            yield host
+        finally:
+            lock.close()
+
     # -------------------------------------------------------------- COPY / ADD
 
     def _context_root(self, raw: I.Instruction) -> str:
@@ -805,28 +944,36 @@ class StageRun:
             raise self._fail(raw, "this build has no context to copy from")
         return root
 
-    def _context_sources(self, raw: I.Instruction, sources: list[str]) -> list[str]:
+    def _context_sources(
+        self, raw: I.Instruction, sources: list[str], double_star: bool = False
+    ) -> list[str]:
         from dockyard.build.context import OutsideContext, SourceNotFound, resolve_sources
 
         root = self._context_root(raw)
         try:
-            return resolve_sources(root, sources, self.b.req.matcher or ())
+            return resolve_sources(
+                root, sources, self.b.req.matcher or (), double_star=double_star
+            )
         except (SourceNotFound, OutsideContext) as err:
             raise self._fail(raw, str(err)) from None
 
-    def _view_sources(self, raw: I.Instruction, root: str, sources: list[str]) -> list[str]:
+    def _view_sources(
+        self, raw: I.Instruction, root: str, sources: list[str], double_star: bool = False
+    ) -> list[str]:
         from dockyard.build.context import SourceNotFound, resolve_sources
 
         try:
-            return resolve_sources(root, sources, (), strict_outside=False)
+            return resolve_sources(
+                root, sources, (), strict_outside=False, double_star=double_star
+            )
         except SourceNotFound as err:
             raise self._fail(raw, str(err)) from None
 
-    def _source_key(self, name: str) -> str:
+    def _source_key(self, raw: I.Instruction, name: str) -> str:
         src = find_stage(self.b.stages, name, self.stage.index)
         if src is not None:
             return self.b.results[src.index].key
-        image_id, _ = self.b.base_image(self.engine, name)
+        image_id, _ = self.b.base_image(self.engine, name, raw)
         return image_id
 
     @contextlib.contextmanager
@@ -836,7 +983,7 @@ class StageRun:
         if src is not None:
             top = self.b.results[src.index].state.top
         else:
-            image_id, _ = self.b.base_image(self.engine, name)
+            image_id, _ = self.b.base_image(self.engine, name, raw)
             chain = self.engine.images.get(image_id).chain
             top = chain[-1] if chain else None
         base = X.temp_dir(self.engine, "view-")
@@ -881,7 +1028,12 @@ class StageRun:
         created_by += " " + inst.dest
         wd = self.state.config.get("WorkingDir") or "/"
         dest = posixpath.join(wd, inst.dest)
-        dest_is_dir = inst.dest.endswith("/") or len(inst.sources) + len(inst.source_contents) > 1
+        parents = isinstance(inst, I.Copy) and inst.parents
+        dest_is_dir = (
+            inst.dest.endswith("/")
+            or len(inst.sources) + len(inst.source_contents) > 1
+            or parents
+        )
         if dest_is_dir and not dest.endswith("/"):
             dest += "/"
         chmod = None
@@ -900,16 +1052,21 @@ class StageRun:
         try:
             content = ""
             if from_name:
-                extra["from"] = self._source_key(from_name)
+                extra["from"] = self._source_key(raw, from_name)
             elif local:
                 from dockyard.build.context import checksum_paths
 
                 root = self._context_root(raw)
-                rels = self._context_sources(raw, local)
+                rels = self._context_sources(raw, local, double_star=parents)
                 matcher = self.b.req.matcher
                 files = X.file_digests(root, rels, matcher, self.b.memo)
                 content = checksum_paths(
-                    root, local, matcher or (), copy_excludes=inst.excludes, cache=self.b.memo
+                    root,
+                    local,
+                    matcher or (),
+                    copy_excludes=inst.excludes,
+                    cache=self.b.memo,
+                    double_star=parents,
                 )
             for url in urls:
                 downloads[url] = self._download(raw, url, tmp, getattr(inst, "checksum", ""))
@@ -943,10 +1100,10 @@ class StageRun:
                     matcher = None
                     if from_name:
                         root = stack.enter_context(self._source_view(raw, from_name))
-                        sources = [X.Source(root, r) for r in self._view_sources(raw, root, local)]
+                        sources = self._sources(raw, root, local, parents, view=True)
                     elif local:
                         root = self._context_root(raw)
-                        sources = [X.Source(root, r) for r in self._context_sources(raw, local)]
+                        sources = self._sources(raw, root, local, parents, view=False)
                         matcher = self.b.req.matcher
                     for path in downloads.values():
                         os.chmod(path, 0o600)
@@ -968,9 +1125,42 @@ class StageRun:
                         ),
                     )
 
-            self._step(raw, label, inputs, created_by, execute, buildkit_suffix=True)
+            # --chown by name reads the parent's /etc/passwd: such a copy stays linked
+            link = inst.link and (not inst.chown or _numeric_owner(inst.chown))
+            self._step(raw, label, inputs, created_by, execute, buildkit_suffix=True, link=link)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+
+    def _sources(
+        self, raw: I.Instruction, root: str, patterns: list[str], parents: bool, *, view: bool
+    ) -> list[X.Source]:
+        """COPY's sources in ``root``; with ``--parents`` each keeps its path (below
+        a ``/./`` pivot when the pattern has one) under the destination."""
+        if not parents:
+            rels = (
+                self._view_sources(raw, root, patterns)
+                if view
+                else self._context_sources(raw, patterns)
+            )
+            return [X.Source(root, r) for r in rels]
+        out: list[X.Source] = []
+        seen: set[str] = set()
+        for pattern in patterns:
+            rels = (
+                self._view_sources(raw, root, [pattern], double_star=True)
+                if view
+                else self._context_sources(raw, [pattern], double_star=True)
+            )
+            pivot = _parents_pivot(pattern)
+            for rel in rels:
+                if rel in seen or any(rel.startswith(p + "/") for p in seen if p):
+                    continue  # already copied with a directory above it
+                seen.add(rel)
+                target = rel
+                if pivot and (rel == pivot or rel.startswith(pivot + "/")):
+                    target = rel[len(pivot) :].lstrip("/")
+                out.append(X.Source(root, rel, target))
+        return out
 
     def _download(self, raw: I.Instruction, url: str, tmp: str, checksum: str) -> str:
         import httpx
@@ -1000,6 +1190,23 @@ class StageRun:
                     f"digest mismatch sha256:{h.hexdigest()}: {checksum}",
                 )
         return path
+
+
+def _numeric_owner(chown: str) -> bool:
+    user, _, group = chown.partition(":")
+    return user.isdigit() and (not group or group.isdigit())
+
+
+def _parents_pivot(pattern: str) -> str:
+    """The part of a ``COPY --parents`` source before its ``/./`` (rsync's
+    ``--relative`` pivot), as a context-relative path; "" when it has none."""
+    text = pattern
+    while text.startswith(("./", "/")):
+        text = text[2:] if text.startswith("./") else text[1:]
+    index = text.find("/./")
+    if index < 0:
+        return ""
+    return posixpath.normpath(text[:index]).lstrip("/").removeprefix(".")
 
 
 def excerpt(text: str, name: str, start: int, end: int) -> str:

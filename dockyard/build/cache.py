@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,13 +77,25 @@ class CacheRecord:
 
 @dataclass(frozen=True)
 class CacheUsage:
+    """One cache entry as ``system df`` and ``builder prune`` see it (BuildKit's record).
+
+    ``in_use``: a running build holds its layer right now. ``in_image``: an image
+    uses its layer. ``shared``: its bytes are counted elsewhere (by the image that
+    uses the layer, or by another entry with the same layer), so ``system df``
+    leaves them out of the build cache's size, as docker does.
+    """
+
     key: str
     step: str
     size: int
     created: float
     last_used: float
-    in_use: bool  # an image uses its layer
+    in_use: bool
     shared: bool
+    in_image: bool = False
+    parent: str = ""  # the key of the entry this step continues ("" for a base)
+    usage_count: int = 1
+    chain_id: str = ""
 
 
 class BuildCache:
@@ -103,7 +116,11 @@ class BuildCache:
         desc = _desc(row["description"])
         now = time.time()
         with self.db.transaction() as conn:
-            conn.execute("UPDATE build_cache SET last_used = ? WHERE key = ?", (now, key))
+            conn.execute(
+                "UPDATE build_cache SET last_used = ?, description = json_set(description,"
+                " '$.uses', COALESCE(json_extract(description, '$.uses'), 1) + 1) WHERE key = ?",
+                (now, key),
+            )
         return CacheRecord(
             key=key,
             parent=row["parent"] or "",
@@ -182,26 +199,37 @@ class BuildCache:
 
     # ------------------------------------------------------------- usage and prune
 
-    def usage(self) -> list[CacheUsage]:
+    def usage(self, held: set[str] | frozenset[str] = frozenset()) -> list[CacheUsage]:
+        """Every entry, most recently used first; ``held``: the chain ids running
+        builds hold (their entries are in use)."""
         rows = self.db.query(
-            "SELECT b.key, b.created, b.last_used, b.description, l.size AS size,"
-            " EXISTS (SELECT 1 FROM image_layers il WHERE il.chain_id = b.chain_id) AS in_use,"
-            " (SELECT COUNT(*) FROM build_cache o WHERE o.chain_id = b.chain_id) AS users"
+            "SELECT b.key, b.parent, b.chain_id, b.created, b.last_used, b.description,"
+            " l.size AS size,"
+            " EXISTS (SELECT 1 FROM image_layers il WHERE il.chain_id = b.chain_id) AS in_image,"
+            " (SELECT MIN(o.key) FROM build_cache o WHERE o.chain_id = b.chain_id) AS owner"
             " FROM build_cache b LEFT JOIN layers l ON l.chain_id = b.chain_id"
-            " ORDER BY b.last_used DESC"
+            " ORDER BY b.last_used DESC, b.key"
         )
-        return [
-            CacheUsage(
-                key=r["key"],
-                step=_desc(r["description"]).get("step", ""),
-                size=int(r["size"] or 0),
-                created=r["created"],
-                last_used=r["last_used"],
-                in_use=bool(r["in_use"]),
-                shared=bool(r["in_use"]) or int(r["users"]) > 1,
+        out = []
+        for r in rows:
+            desc = _desc(r["description"])
+            in_image = bool(r["in_image"])
+            out.append(
+                CacheUsage(
+                    key=r["key"],
+                    step=desc.get("step", ""),
+                    size=int(r["size"] or 0),
+                    created=r["created"],
+                    last_used=r["last_used"],
+                    in_use=(r["chain_id"] or "") in held,
+                    shared=in_image or r["owner"] != r["key"],
+                    in_image=in_image,
+                    parent=r["parent"] or "",
+                    usage_count=int(desc.get("uses") or 1),
+                    chain_id=r["chain_id"] or "",
+                )
             )
-            for r in rows
-        ]
+        return out
 
     def prune(
         self,
@@ -209,14 +237,15 @@ class BuildCache:
         all_entries: bool,
         until: float | None = None,
         keep_storage: int = 0,
-        step_filter: str | None = None,
+        held: set[str] | frozenset[str] = frozenset(),
+        match: Callable[[CacheUsage], bool] | None = None,
     ) -> tuple[list[CacheUsage], set[str]]:
         """Drop entries (least recently used first); returns them and their chain ids.
 
         Without ``all_entries`` only entries whose layer no image uses go (docker's
         default keeps the cache of tagged images too, but has no images to keep).
         """
-        entries = list(reversed(self.usage()))  # least recently used first
+        entries = list(reversed(self.usage(held)))  # least recently used first
         total = sum(e.size for e in entries)
         chosen: list[CacheUsage] = []
         for e in entries:
@@ -224,9 +253,9 @@ class BuildCache:
                 break
             if until is not None and e.last_used >= until:
                 continue
-            if step_filter is not None and step_filter not in e.step:
+            if match is not None and not match(e):
                 continue
-            if not all_entries and e.in_use:
+            if e.in_use or (not all_entries and e.in_image):
                 continue
             chosen.append(e)
             total -= e.size

@@ -301,16 +301,19 @@ def resolve_sources(
     ignore_patterns: Sequence[str] | Matcher = (),
     *,
     strict_outside: bool = True,
+    double_star: bool = False,
 ) -> list[str]:
     """The context paths (relative, "" for the root) the sources name, wildcards
     expanded in sorted order. Raises SourceNotFound for a source that names
-    nothing visible, OutsideContext for one that climbs out (``../x``)."""
+    nothing visible, OutsideContext for one that climbs out (``../x``).
+    ``double_star``: a ``**`` component matches any number of directories (as
+    ``COPY --parents`` allows); otherwise it is ``*``, as in Go's filepath.Match."""
     matcher = ignore_patterns if isinstance(ignore_patterns, Matcher) else Matcher(ignore_patterns)
     out: list[str] = []
     for src in sources:
         rel = _rooted(src, strict_outside)
         if has_wildcards(rel):
-            found = _glob(root, rel, matcher)
+            found = _glob(root, rel, matcher, double_star)
             if not found:
                 raise SourceNotFound("/" + rel)
             out.extend(p for p in found if p not in out)
@@ -341,12 +344,20 @@ def _has_included_below(root: str, rel: str, matcher: Matcher) -> bool:
     return next(iter(matcher.walk(root, rel)), None) is not None
 
 
-def _glob(root: str, pattern: str, matcher: Matcher) -> list[str]:
+def _glob(root: str, pattern: str, matcher: Matcher, double_star: bool = False) -> list[str]:
     parts = pattern.split("/")
     current = [""]
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
         nxt: list[str] = []
+        if double_star and part == "**":
+            for base in current:
+                # zero or more directories; last, everything below
+                for found in [*([] if last else [base]), *_below(root, base, dirs_only=not last)]:
+                    if found not in nxt:
+                        nxt.append(found)
+            current = nxt
+            continue
         for base in current:
             if not has_wildcards(part):
                 cand = f"{base}/{part}" if base else part
@@ -376,6 +387,22 @@ def _glob(root: str, pattern: str, matcher: Matcher) -> list[str]:
         for c in current
         if not matcher or not matcher.excluded(c) or _has_included_below(root, c, matcher)
     ]
+
+
+def _below(root: str, base: str, *, dirs_only: bool) -> list[str]:
+    """Everything below ``base`` (symlinks not followed), sorted, parents first."""
+    try:
+        top = resolve_in_root(root, base) if base else root
+    except OSError:
+        return []
+    out: list[str] = []
+    for dirpath, dirs, files in os.walk(top):
+        dirs.sort()
+        rel = os.path.relpath(dirpath, top)
+        prefix = base if rel == "." else (f"{base}/{rel}" if base else rel)
+        names = dirs if dirs_only else sorted([*dirs, *files])
+        out += [f"{prefix}/{n}" if prefix else n for n in names]
+    return sorted(out)
 
 
 def _is_dir_in_root(root: str, rel: str) -> bool:
@@ -455,6 +482,7 @@ def checksum_paths(
     copy_excludes: Sequence[str] = (),
     cache: MutableMapping[str, str] | None = None,
     strict_outside: bool = True,
+    double_star: bool = False,
 ) -> str:
     """``sha256:<hex>`` of the COPY/ADD sources under ``root``.
 
@@ -467,7 +495,9 @@ def checksum_paths(
     matcher = excludes if isinstance(excludes, Matcher) else Matcher(excludes)
     copy_matcher = Matcher(copy_excludes) if copy_excludes else None
     total = hashlib.sha256()
-    for rel in resolve_sources(root, sources, matcher, strict_outside=strict_outside):
+    for rel in resolve_sources(
+        root, sources, matcher, strict_outside=strict_outside, double_star=double_star
+    ):
         h = hashlib.sha256()
         try:
             for name, full, st in _entries(root, rel, matcher, copy_matcher):

@@ -3,12 +3,15 @@
 Each such step works in a fresh active snapshot on the stage's top layer,
 mounted under ``$DOCKYARD_RUN/build/<token>``: RUN starts the OCI runtime
 (``runc run``, in the foreground, its output piped to the progress display)
-with a spec from :func:`dockyard.runtime.spec.build_spec`; COPY applies a tar of
+with a spec from :func:`dockyard.runtime.spec.build_spec`, on the default bridge
+(``--network default``: an endpoint from ``engine.networks`` as a ``docker run``
+container gets, recorded under an id derived from the step's token so that
+:func:`reap_stale` can detach it after a killed build); COPY applies a tar of
 the sources through the layer code's safe extraction (so nothing in the image,
 symlinks included, can lead a copy outside the root). The snapshot's changes
 then become a layer exactly as ``commit`` makes one (``write_diff`` into
 ``LayerStore.unpack_stream``). Everything a step creates (runtime state,
-mounts, snapshot, bundle) is removed in ``finally`` blocks, and the snapshot and
+network endpoint, mounts, snapshot, bundle) is removed in ``finally`` blocks, and the snapshot and
 layer are held under the build's lease meanwhile.
 """
 
@@ -36,7 +39,9 @@ from dockyard.store.layers.tarformat import DIR, LNK, REG, SYM, Entry, TarWriter
 if TYPE_CHECKING:
     from dockyard.build.dockerignore import Matcher
     from dockyard.engine import Engine
+    from dockyard.engine.containers import Container
     from dockyard.engine.layerstore import Layer
+    from dockyard.engine.networks import NetPlan
 
 Output = Callable[[bytes], None]
 
@@ -223,6 +228,8 @@ def reap_stale(engine: Engine) -> int:
                  f"dockyard-build-{token}"],
                 capture_output=True, timeout=30,
             )  # fmt: skip
+        with contextlib.suppress(DockyardError, OSError):
+            engine.networks.detach(_step_container(token, "default"))
         from dockyard.store.snapshots._linux import mounts_under
 
         for point in mounts_under(directory):
@@ -301,10 +308,6 @@ def _remove_empty_tree(path: str) -> None:
 
 def run_process(engine: Engine, work: StepWork, spec: RunSpec, output: Output) -> None:
     """Run ``spec.argv`` in a container on ``work``'s root; RunFailed on a non-zero exit."""
-    from dockyard.engine.lifecycle import read_in_root
-    from dockyard.runtime.spec import EtcFiles, MountSpec, build_spec
-    from dockyard.runtime.spec.etc_files import hostname_file, hosts_file, resolv_conf
-
     rootfs = work.rootfs
     stubs = _missing_stubs(rootfs, [m.target for m in spec.mounts])
     for stub in stubs:
@@ -321,12 +324,46 @@ def run_process(engine: Engine, work: StepWork, spec: RunSpec, output: Output) -
                 open(target, "a").close()
             else:
                 os.makedirs(target, exist_ok=True)
+    network = {"default": "default", "": "default", "none": "none", "host": "host"}.get(
+        spec.network
+    )
+    if network is None:
+        raise InvalidArgument(f"unsupported network mode {spec.network!r}")
+    with contextlib.ExitStack() as stack:
+        plan = stack.enter_context(_step_network(engine, work, network))
+        _run_in_container(engine, work, spec, output, network, plan, stubs)
+
+
+def _run_in_container(
+    engine: Engine,
+    work: StepWork,
+    spec: RunSpec,
+    output: Output,
+    network: str,
+    plan: NetPlan | None,
+    stubs: list[str],
+) -> None:
+    from dockyard.engine.lifecycle import read_in_root
+    from dockyard.runtime.spec import EtcFiles, MountSpec, build_spec
+    from dockyard.runtime.spec.etc_files import hostname_file, hosts_file, resolv_conf
+
+    rootfs = work.rootfs
     hostname = "buildkitsandbox"
+    gateway_ip = engine.options.daemon.get("host-gateway-ip")
     etc = {
         "hostname": hostname_file(hostname),
-        "hosts": hosts_file(hostname=hostname, domainname="", extra_hosts=spec.extra_hosts),
+        "hosts": hosts_file(
+            hostname=hostname,
+            domainname="",
+            extra_hosts=spec.extra_hosts,
+            host_gateway=[gateway_ip] if gateway_ip else (plan.host_gateways[:1] if plan else []),
+        ),
         "resolv.conf": resolv_conf(
-            _read_host("/etc/resolv.conf"), dns=[], dns_search=[], dns_options=[]
+            _read_host("/etc/resolv.conf"),
+            dns=[],
+            dns_search=[],
+            dns_options=[],
+            mode="host" if network == "host" else "legacy",
         ),
     }
     for name, text in etc.items():
@@ -340,11 +377,6 @@ def run_process(engine: Engine, work: StepWork, spec: RunSpec, output: Output) -
         "WorkingDir": spec.workdir or "/",
         "Hostname": hostname,
     }
-    network = {"default": "default", "": "default", "none": "none", "host": "host"}.get(
-        spec.network
-    )
-    if network is None:
-        raise InvalidArgument(f"unsupported network mode {spec.network!r}")
     host_config: dict[str, Any] = {
         "NetworkMode": network,
         "IpcMode": "private",
@@ -381,6 +413,7 @@ def run_process(engine: Engine, work: StepWork, spec: RunSpec, output: Output) -
         ),
         passwd=read_in_root(rootfs, "etc", "passwd"),
         group=read_in_root(rootfs, "etc", "group"),
+        netns_path=plan.netns_path if plan is not None else None,
     )
     bundle = os.path.join(work.dir, "bundle")
     os.makedirs(bundle)
@@ -397,6 +430,37 @@ def run_process(engine: Engine, work: StepWork, spec: RunSpec, output: Output) -
     _remove_stubs(rootfs, stubs)
     if code != 0:
         raise RunFailed(spec.argv, code)
+
+
+def step_container_id(token: str) -> str:
+    """The id a RUN step's endpoint is recorded under on the default bridge."""
+    return hashlib.sha256(f"dockyard-build-{token}".encode()).hexdigest()
+
+
+def _step_container(token: str, network: str) -> Container:
+    """A container record for the network service: a RUN step is not a container
+    users see, but it gets the endpoint a ``docker run`` container gets."""
+    from dockyard.engine.containers import Container
+
+    cid = step_container_id(token)
+    spec = {"Config": {}, "HostConfig": {"NetworkMode": network}, "NetworkingConfig": {}}
+    return Container(cid, f"buildkit-{token}", "", time.time(), spec, {})
+
+
+@contextlib.contextmanager
+def _step_network(engine: Engine, work: StepWork, network: str) -> Iterator[NetPlan | None]:
+    """The step's network namespace: on the default bridge (with outbound access, as
+    BuildKit's ``default`` network in dockerd), or none of ours (``none``: runc's new
+    namespace with only loopback; ``host``: the host's)."""
+    if network != "default":
+        yield None
+        return
+    container = _step_container(work.token, "default")
+    plan = engine.networks.attach(container)
+    try:
+        yield plan
+    finally:
+        engine.networks.detach(container)
 
 
 def _read_host(path: str) -> str:
@@ -468,6 +532,7 @@ class Source:
 
     root: str
     rel: str
+    target: str | None = None  # COPY --parents: its path below the destination
 
 
 def _walk(root: str, rel: str, matcher: Matcher | None) -> Iterator[tuple[str, str]]:
@@ -567,11 +632,16 @@ def copy_into(work: StepWork, spec: CopySpec) -> None:
         writer = TarWriter(out)
         seen: dict[tuple[int, int], bytes] = {}
         for src, real, st in plain:
+            base = posixpath.join(dest, src.target) if src.target else dest
             if stat.S_ISDIR(st.st_mode):
+                if src.target:
+                    _write(writer, spec, real, base, seen, follow=True)
                 for sub, full in _walk(src.root, src.rel, spec.matcher):
                     if spec.excludes is not None and spec.excludes.excluded(sub):
                         continue
-                    _write(writer, spec, full, posixpath.join(dest, sub), seen)
+                    _write(writer, spec, full, posixpath.join(base, sub), seen)
+            elif src.target is not None:
+                _write(writer, spec, real, base, seen, follow=True)
             else:
                 name = posixpath.basename(src.rel) or posixpath.basename(real)
                 target = posixpath.join(dest, name) if dest_dir else dest

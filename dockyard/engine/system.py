@@ -74,8 +74,12 @@ class SystemService:
         images = e.images.all()
         shared = e.images.shared_sizes()
         used = e.images.in_use()
-        layer_sizes = {
-            r["chain_id"]: r["size"] for r in e.db.query("SELECT chain_id, size FROM layers")
+        layer_sizes = {  # the images' layers: the build cache's own are counted there
+            r["chain_id"]: r["size"]
+            for r in e.db.query(
+                "SELECT chain_id, size FROM layers"
+                " WHERE chain_id IN (SELECT chain_id FROM image_layers)"
+            )
         }
         layers_size = sum(layer_sizes.values())
         summaries = []
@@ -94,13 +98,17 @@ class SystemService:
                     "Containers": 1 if image.id in used else 0,
                 }
             )
-        build_cache_rows = e.db.query("SELECT * FROM build_cache")
+        from dockyard.engine.builds import summarize
+
+        build_cache = e.builds.records()
         return {
             "LayersSize": layers_size,
             "Images": summaries,
             "Containers": [],
             "Volumes": e.volumes.usage(),
-            "BuildCache": [dict(r) for r in build_cache_rows],
+            "BuildCache": build_cache,
+            # API < 1.42 (docker 20.10's CLI prints it as the Build Cache size)
+            "BuilderSize": summarize(build_cache)[2],
         }
 
     def version(self) -> dict[str, Any]:

@@ -20,11 +20,13 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Dockyard, Result, needs_root
+from tests.integration._network_support import NetDockyard, cleanup, links_on
 
 pytestmark = needs_root
 
@@ -78,12 +80,35 @@ def cat(dy: Dockyard, ref: str, *paths: str) -> str:
 
 
 @pytest.fixture
+def dy(tmp_path: Path) -> Iterator[NetDockyard]:
+    """A root whose default bridge is this test's own (RUN steps attach to it)."""
+    from tests.conftest import _unmount_below
+
+    d = NetDockyard(tmp_path / "root", tmp_path / "run")
+    yield d
+    leftovers = cleanup(d)
+    _unmount_below(tmp_path)
+    assert not leftovers, leftovers
+
+
+@pytest.fixture
 def golden_ctx(tmp_path: Path) -> Path:
     ctx = tmp_path / "ctx"
     ctx.mkdir()
     shutil.copy(GOLDEN / "golden.Dockerfile", ctx / "Dockerfile")
     (ctx / "hello.txt").write_text("hello\n")
     return ctx
+
+
+def cache_records(dy: Dockyard) -> list[dict]:  # type: ignore[type-arg]
+    """The engine's ``/system/df`` BuildCache records."""
+    code = (
+        "import json; from dockyard.engine import Engine; from dockyard.config import"
+        " resolve_options; print(json.dumps(Engine(resolve_options()).system.disk_usage()"
+        "['BuildCache']))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], env=dy.env, capture_output=True, check=True)
+    return json.loads(proc.stdout)  # type: ignore[no-any-return]
 
 
 def step_lines(out: str, word: str) -> list[str]:
@@ -96,12 +121,18 @@ def assert_nothing_left(dy: Dockyard) -> None:
     assert not build_dir.exists() or not [p for p in build_dir.iterdir() if p.name != "fsops"]
     with open("/proc/mounts") as f:
         assert str(dy.run_root) + "/build" not in f.read()
+    netns = Path(dy.run_root) / "netns"
+    assert not netns.exists() or not list(netns.iterdir())
+    if isinstance(dy, NetDockyard):
+        assert links_on(dy.bridge) == []
     state = Path(dy.run_root) / "runtime" / "runc"
     assert not state.exists() or not list(state.iterdir())
     db = sqlite3.connect(Path(dy.root) / "dockyard.db")
     try:
         assert db.execute("SELECT key FROM snapshots WHERE kind != 'committed'").fetchall() == []
         assert db.execute("SELECT id FROM leases").fetchall() == []
+        if db.execute("SELECT name FROM sqlite_master WHERE name = 'network_endpoints'").fetchone():
+            assert db.execute("SELECT * FROM network_endpoints").fetchall() == []
     finally:
         db.close()
 
@@ -342,6 +373,82 @@ def test_cache_mount_secret_bind_tmpfs(dy: Dockyard, busybox: str, tmp_path: Pat
     assert_nothing_left(dy)
 
 
+def test_cache_mount_sharing_and_from(dy: NetDockyard, busybox: str, tmp_path: Path) -> None:
+    """Two stages run at once on one cache id: ``locked`` takes turns, ``private``
+    gives the second its own directory, ``shared`` lets them overlap; ``from``
+    fills a new cache directory."""
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    probe = (
+        "if [ -e /c/busy ]; then echo overlap; else echo alone; fi > /res;"
+        " ls /c >> /res; touch /c/busy /c/$STAGE; sleep 1; rm -f /c/busy"
+    )
+
+    def dockerfile(sharing: str, probe: str = probe) -> str:
+        return (
+            "FROM busybox AS seed\nRUN mkdir /seed && echo seeded > /seed/x\n"
+            + "".join(
+                f"FROM busybox AS {st}\nENV STAGE={st}\n"
+                f"RUN --mount=type=cache,id={sharing},target=/c,sharing={sharing} {probe}\n"
+                for st in ("a", "b")
+            )
+            + "FROM busybox\nCOPY --from=a /res /a\nCOPY --from=b /res /b\n"
+            "RUN --mount=type=cache,target=/f,from=seed,source=/seed cat /f/x > /fromseed\n"
+        )
+
+    (ctx / "Dockerfile").write_text(dockerfile("locked"))
+    build(dy, ctx, "-t", "locked")
+    results = sorted(cat(dy, "locked", "/a").split() + cat(dy, "locked", "/b").split())
+    assert results.count("overlap") == 0 and results.count("alone") == 2
+    assert ("a" in results) != ("b" in results)  # the second saw the first's file
+    assert cat(dy, "locked", "/fromseed") == "seeded\n"
+
+    (ctx / "Dockerfile").write_text(dockerfile("private"))
+    build(dy, ctx, "-t", "private")
+    assert cat(dy, "private", "/a").split() == ["alone"]  # both started empty
+    assert cat(dy, "private", "/b").split() == ["alone"]
+
+    # shared: each waits (up to 10 s) to see the other's file in the directory
+    wait = (
+        "touch /c/$STAGE; for i in $(seq 200); do [ -e /c/a ] && [ -e /c/b ] && break;"
+        " sleep 0.05; done; ls /c > /res"
+    )
+    (ctx / "Dockerfile").write_text(dockerfile("shared", wait))
+    build(dy, ctx, "-t", "shared")
+    assert cat(dy, "shared", "/a").split() == cat(dy, "shared", "/b").split() == ["a", "b"]
+    records = [ln.split() for ln in dy("system", "df", "-v").out.splitlines()]
+    mounts = [r for r in records if len(r) > 1 and r[1] == "exec.cachemount"]
+    assert len(mounts) == 5  # locked, private (two), shared, the seeded one
+    assert_nothing_left(dy)
+
+
+def test_heredoc_script_and_proxy_args(dy: NetDockyard, busybox: str, tmp_path: Path) -> None:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(
+        "FROM busybox\nRUN <<EOF\n#!/bin/sh\necho \"script $0\" > /script\nEOF\n"
+        "RUN env | grep -i _proxy | sort > /proxy\n"
+    )
+    proxy = "http://proxy.invalid:3128"
+    build(dy, ctx, "-t", "script", "--build-arg", f"HTTP_PROXY={proxy}")
+    assert cat(dy, "script", "/script") == "script /dev/pipes/EOF\n"
+    assert cat(dy, "script", "/proxy") == f"HTTP_PROXY={proxy}\nhttp_proxy={proxy}\n"
+    listing = dy("run", "--rm", "--network", "none", "--entrypoint", "ls", "script", "/dev")
+    assert "pipes" not in listing.out.split()
+    history = json.dumps(config_of(dy, "script")["history"])
+    assert "proxy.invalid" not in history
+    # another proxy: the steps stay cached (BuildKit leaves proxies out of the key)
+    out = build(dy, ctx, "-t", "script", "--build-arg", "HTTP_PROXY=http://other.invalid").err
+    assert "cache miss" not in out
+    # the script's text is in the key
+    (ctx / "Dockerfile").write_text(
+        "FROM busybox\nRUN <<EOF\n#!/bin/sh\necho \"changed $0\" > /script\nEOF\n"
+    )
+    build(dy, ctx, "-t", "script")
+    assert cat(dy, "script", "/script") == "changed /dev/pipes/EOF\n"
+    assert_nothing_left(dy)
+
+
 # ----------------------------------------------------------------- failures
 
 
@@ -387,7 +494,169 @@ def test_bad_input_errors(dy: Dockyard, busybox: str, tmp_path: Path) -> None:
     assert_nothing_left(dy)
 
 
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("COPY --foo a b", "dockerfile parse error on line 2: unknown flag: --foo"),
+        ("COPY ../x /x", "forbidden path outside the build context: ../x"),
+        ("ENV", "dockerfile parse error on line 2: ENV requires at least one argument"),
+        ("ENV onlyname", "dockerfile parse error on line 2: ENV must have two arguments"),
+        ("ENV =x", "dockerfile parse error on line 2: ENV names can not be blank"),
+        ("ARG =x", "dockerfile parse error on line 2: ARG names can not be blank"),
+        ("RUN --mount=type=bogus true",
+         'dockerfile parse error on line 2: unsupported mount type "bogus"'),
+        # not a stage, so an image; the registry is a closed loopback port
+        ("COPY --from=127.0.0.1:9/nostage /a /b",
+         "127.0.0.1:9/nostage: failed to resolve source metadata for 127.0.0.1:9/nostage:latest"),
+    ],
+)  # fmt: skip
+def test_errors_name_file_line_and_instruction(
+    dy: NetDockyard, busybox: str, tmp_path: Path, line: str, message: str
+) -> None:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(f"FROM busybox\n{line}\nRUN true\n")
+    result = build(dy, ctx, "-t", "never", check=False)
+    assert result.code == 1
+    assert f"ERROR: failed to solve: {message}" in result.err
+    assert "Dockerfile:2\n" in result.err
+    assert f"   2 | >>> {line}\n" in result.err
+    assert dy("images", "-q", "never").out == ""
+    assert_nothing_left(dy)
+
+
+def test_unknown_base_names_its_from_line(dy: NetDockyard, busybox: str, tmp_path: Path) -> None:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox AS ok\nRUN true\nFROM 127.0.0.1:9/missing\n")
+    result = build(dy, ctx, check=False)
+    assert result.code == 1
+    assert " > [internal] load metadata for 127.0.0.1:9/missing:latest:" in result.err
+    assert "Dockerfile:3\n" in result.err and "   3 | >>> FROM 127.0.0.1:9/missing" in result.err
+    result = build(dy, ctx, "--target", "nope", check=False)
+    assert result.code == 1
+    assert 'ERROR: failed to solve: target stage "nope" could not be found' in result.err
+    assert_nothing_left(dy)
+
+
 # ----------------------------------------------------------------- CLI details
+
+
+def test_run_network_default_is_the_bridge(dy: NetDockyard, busybox: str, tmp_path: Path) -> None:
+    """RUN gets what ``docker run`` gets on the default bridge: an address on it, a
+    default route through its gateway (reachable); ``none`` has only loopback, and
+    ``host`` sees the host's devices. Nothing stays attached after a step."""
+    import http.server
+    import threading
+
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(
+        "FROM busybox\nRUN ip -o -4 addr show eth0 > /addr && ip route > /route"
+        " && cat /etc/resolv.conf > /resolv\n"
+    )
+    build(dy, ctx, "-t", "net")
+    gateway = str(dy.subnet[1])
+    assert f" inet {dy.subnet[2]}/24" in cat(dy, "net", "/addr") or str(dy.subnet) in cat(
+        dy, "net", "/route"
+    )
+    assert f"default via {gateway} dev eth0" in cat(dy, "net", "/route")
+    assert links_on(dy.bridge) == []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"from the host\n"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer((gateway, 0), Handler)  # the test's bridge
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        (ctx / "Dockerfile").write_text(
+            f"FROM busybox\nRUN wget -q -O /got http://{gateway}:{port}/\n"
+        )
+        build(dy, ctx, "-t", "fetched")
+        assert cat(dy, "fetched", "/got") == "from the host\n"
+    finally:
+        server.shutdown()
+        server.server_close()
+    (ctx / "Dockerfile").write_text("FROM busybox\nRUN ls /sys/class/net > /links\n")
+    build(dy, ctx, "-t", "none", "--network", "none")
+    assert cat(dy, "none", "/links").split() == ["lo"]
+    build(dy, ctx, "-t", "host", "--network", "host")
+    assert dy.bridge in cat(dy, "host", "/links").split()
+    (ctx / "Dockerfile").write_text("FROM busybox\nRUN --network=none ls /sys/class/net > /l\n")
+    build(dy, ctx, "-t", "flag")
+    assert cat(dy, "flag", "/l").split() == ["lo"]
+    assert_nothing_left(dy)
+
+
+def test_copy_parents_link_and_add_chmod(dy: NetDockyard, busybox: str, tmp_path: Path) -> None:
+    ctx = tmp_path / "ctx"
+    for d in ("x", "y", "x/y", "src/x"):
+        (ctx / d).mkdir(parents=True, exist_ok=True)
+    for f in ("x/a.txt", "y/a.txt", "x/y/b.txt", "x/y/c.txt", "src/x/d.txt", "src/e.txt"):
+        (ctx / f).write_text(f + "\n")
+    (ctx / "tool.sh").write_text("echo tool\n")
+    (ctx / "Dockerfile").write_text(
+        "FROM busybox\n"
+        "COPY ./x/a.txt ./y/a.txt /no_parents/\n"
+        "COPY --parents ./x/a.txt ./y/a.txt /parents/\n"
+        "COPY --parents ./x/./y/*.txt /pivot/\n"
+        "COPY --parents src/x /dirs/\n"
+        "COPY --parents ./src/**/*.txt /star/\n"
+        "ADD --chmod=751 tool.sh /bin/tool\n"
+        "RUN find /no_parents /parents /pivot /dirs /star -type f | sort > /found"
+        " && stat -c %a /bin/tool > /mode\n"
+    )
+    build(dy, ctx, "-t", "parents")
+    assert cat(dy, "parents", "/found").split() == [
+        "/dirs/src/x/d.txt",
+        "/no_parents/a.txt",
+        "/parents/x/a.txt",
+        "/parents/y/a.txt",
+        "/pivot/y/b.txt",
+        "/pivot/y/c.txt",
+        "/star/src/e.txt",
+        "/star/src/x/d.txt",
+    ]
+    assert cat(dy, "parents", "/mode") == "751\n"
+
+    # --link: the layer does not depend on its parent; a changed parent reuses it
+    (ctx / "Dockerfile").write_text(
+        "FROM busybox\nRUN echo one > /base\nCOPY --link --chown=7:8 x/a.txt /app/\n"
+        "ADD --link --chmod=700 tool.sh /app/\n"
+        "RUN stat -c '%u:%g' /app/a.txt > /owner && cat /base /app/a.txt > /both\n"
+    )
+    build(dy, ctx, "-t", "linked")
+    assert cat(dy, "linked", "/owner", "/both") == "7:8\none\nx/a.txt\n"
+    first = config_of(dy, "linked")["rootfs"]["diff_ids"]
+    (ctx / "Dockerfile").write_text(
+        "FROM busybox\nRUN echo two > /base\nCOPY --link --chown=7:8 x/a.txt /app/\n"
+        "ADD --link --chmod=700 tool.sh /app/\n"
+        "RUN stat -c '%u:%g' /app/a.txt > /owner && cat /base /app/a.txt > /both\n"
+    )
+    out = build(dy, ctx, "-t", "linked").err
+    assert "#5 [3/5] COPY --link --chown=7:8 x/a.txt /app/\n#5 CACHED" in out
+    assert "#6 [4/5] ADD --link --chmod=700 tool.sh /app/\n#6 CACHED" in out
+    assert step_lines(out, "CACHED") == ["#5 CACHED", "#6 CACHED"]
+    assert cat(dy, "linked", "/owner", "/both") == "7:8\ntwo\nx/a.txt\n"
+    second = config_of(dy, "linked")["rootfs"]["diff_ids"]
+    assert first[-3:-1] == second[-3:-1]  # the very same layers, on a different parent
+    assert first[-4] != second[-4]
+    listing = dy("run", "--rm", "--entrypoint", "stat", "linked", "-c", "%a", "/app/tool.sh")
+    assert listing.out == "700\n"
+    # without --link the copy misses when the parent changed
+    (ctx / "Dockerfile").write_text("FROM busybox\nRUN echo three > /base\nCOPY x/a.txt /app/\n")
+    out = build(dy, ctx, "-t", "plain").err
+    assert "cache miss: parent changed" in out
+    assert_nothing_left(dy)
 
 
 def test_stdin_quiet_iidfile(dy: Dockyard, busybox: str, tmp_path: Path) -> None:
@@ -437,6 +706,82 @@ def test_builder_prune(dy: Dockyard, busybox: str, golden_ctx: Path) -> None:
     assert "cache miss" not in build(dy, golden_ctx, "-t", "app").err
     run(dy, "builder", "prune", "-a", "-f")
     assert "cache miss" in build(dy, golden_ctx, "-t", "app").err
+    assert_nothing_left(dy)
+
+
+def test_builder_prune_filters(dy: NetDockyard, busybox: str, tmp_path: Path) -> None:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(
+        "FROM busybox\nRUN echo one > /one\nRUN echo two > /two\n"
+        "RUN --mount=type=cache,target=/c touch /c/x\n"
+    )
+    build(dy, ctx)
+    bad = run(dy, "builder", "prune", "-f", "--filter", "label=a=b", check=False)
+    assert bad.code != 0 and "invalid filter 'label'" in bad.err
+    twice = run(dy, "builder", "prune", "-f", "--filter", "type=regular", "--filter",
+                "type=exec.cachemount", check=False)  # fmt: skip
+    assert twice.code != 0 and "filters expect only one value" in twice.err
+    records = cache_records(dy)
+    by_desc = {r["Description"]: r for r in records}
+    two = next(r for d, r in by_desc.items() if "echo two" in d)
+    one = next(r for d, r in by_desc.items() if "echo one" in d)
+    assert two["Parents"] == [one["ID"]]
+    # the image (untagged, but an image) uses the layers: -a needed; exact description
+    out = run(dy, "builder", "prune", "-f", "-a", "--filter",
+              f"description={two['Description']}").out  # fmt: skip
+    assert out.startswith(f"Deleted build cache objects:\n{two['ID']}\n\n")
+    out = run(dy, "builder", "prune", "-f", "--filter", "type=exec.cachemount").out
+    assert out.startswith("Deleted build cache objects:\n") and len(out.splitlines()[1]) == 25
+    out = run(dy, "builder", "prune", "-f", "-a", "--filter", f"id={one['ID'][:6]}").out
+    assert out.startswith(f"Deleted build cache objects:\n{one['ID']}\n\n")
+    left = cache_records(dy)
+    assert len(left) == 1 and "/c touch" in left[0]["Description"]
+    assert_nothing_left(dy)
+
+
+def test_system_df_and_prune_account_for_the_build_cache(
+    dy: Dockyard, busybox: str, tmp_path: Path
+) -> None:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(
+        "FROM busybox\nRUN head -c 300000 /dev/zero > /big\n"
+        "RUN --mount=type=cache,target=/cache head -c 50000 /dev/zero > /cache/c\n"
+    )
+    build(dy, ctx, "-t", "cached")
+    df = dy("system", "df", "--format", "{{json .}}").out.splitlines()
+    row = json.loads(df[3])
+    # both steps' layers are the image's: counted under Images (shared); the cache
+    # mount's 50kB is the build cache's own
+    assert row == {"Active": "0", "Reclaimable": "50kB", "Size": "50kB",
+                   "TotalCount": "3", "Type": "Build Cache"}  # fmt: skip
+    api = dy("system", "df", "-v").out
+    assert "\nBuild cache usage: 50kB\n\nCACHE ID " in api
+    lines = api[api.index("Build cache usage"):].splitlines()[2:]
+    assert lines[0].split()[:7] == ["CACHE", "ID", "CACHE", "TYPE", "SIZE", "CREATED", "LAST"]
+    kinds = sorted((ln.split()[1], ln.split()[-1]) for ln in lines[1:])
+    assert kinds == [("exec.cachemount", "false"), ("regular", "true"), ("regular", "true")]
+    images_before = json.loads(dy("system", "df", "--format", "{{json .}}").out.splitlines()[0])
+    dy("rmi", "cached")
+    rows = [json.loads(ln) for ln in dy("system", "df", "--format", "{{json .}}").out.splitlines()]
+    # the removed image's layers are the build cache's now, counted there only
+    from dockyard.golang.units import human_size
+
+    busybox_size = int(dy("image", "inspect", "--format", "{{.Size}}", "busybox").out)
+    assert rows[0]["Size"] == human_size(busybox_size, 4)
+    assert rows[0]["Size"] != images_before["Size"]
+    row = rows[3]
+    assert row["TotalCount"] == "3" and row["Size"] == row["Reclaimable"]
+    assert row["Size"].endswith("kB") and float(row["Size"][:-2]) >= 350  # 300kB + 50kB
+    pruned = dy("system", "prune", "-a", "-f").out
+    assert "Deleted build cache objects:\n" in pruned
+    ids = pruned[pruned.index("Deleted build cache objects:"):].split("\n\n")[0].splitlines()[1:]
+    assert len(ids) == 3 and all(len(i) == 25 for i in ids)
+    total = pruned.rsplit("Total reclaimed space: ", 1)[1].strip()
+    assert total.endswith("kB") and float(total[:-2]) >= 350
+    row = json.loads(dy("system", "df", "--format", "{{json .}}").out.splitlines()[3])
+    assert row["TotalCount"] == "0" and row["Size"] == "0B"
     assert_nothing_left(dy)
 
 

@@ -340,3 +340,20 @@ def test_build_context_checksum_helper(ctx_dir: Path) -> None:
     ctx = BuildContext(str(ctx_dir), b"", "Dockerfile", ["src"])
     with pytest.raises(SourceNotFound):
         ctx.checksum(["src/a.txt"])
+
+
+def test_double_star_for_copy_parents(tmp_path: Path) -> None:
+    from dockyard.build.context import SourceNotFound, resolve_sources
+
+    for f in ("src/a.txt", "src/x/b.txt", "src/x/y/c.txt", "src/x/y/d.md", "other/e.txt"):
+        (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / f).write_text(f)
+    found = resolve_sources(str(tmp_path), ["./src/**/*.txt"], double_star=True)
+    assert found == ["src/a.txt", "src/x/b.txt", "src/x/y/c.txt"]
+    # Go's filepath.Match: ** is *, one level only
+    assert resolve_sources(str(tmp_path), ["src/**/*.txt"]) == ["src/x/b.txt"]
+    everything = resolve_sources(str(tmp_path), ["src/**"], double_star=True)
+    assert everything == ["src/a.txt", "src/x", "src/x/b.txt", "src/x/y", "src/x/y/c.txt",
+                          "src/x/y/d.md"]  # fmt: skip
+    with pytest.raises(SourceNotFound):
+        resolve_sources(str(tmp_path), ["src/**/*.go"], double_star=True)

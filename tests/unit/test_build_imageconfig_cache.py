@@ -158,3 +158,44 @@ def test_progress_plain_format() -> None:
     assert "#2 [2/2] COPY a b\n#2 CACHED\n" in text
     with pytest.raises(Exception, match="invalid progress mode"):
         Progress("fancy", out)
+
+
+def test_usage_records_shared_in_use_and_df_summary(tmp_path: Path) -> None:
+    """Entries sharing a layer count it once; a layer an image uses is counted under
+    Images (shared); an entry a running build holds is in use, and prune keeps it."""
+    from dockyard.engine.builds import summarize
+
+    db = Database(str(tmp_path / "db.sqlite"))
+    for chain, size in (("sha256:a", 100), ("sha256:b", 20), ("sha256:c", 5)):
+        db.execute(
+            "INSERT INTO layers (chain_id, diff_id, parent, size, blob_digest, blob_size,"
+            " media_type, created) VALUES (?, ?, NULL, ?, ?, ?, 't', 0)",
+            (chain, chain, size, chain, size),
+        )
+    cache = BuildCache(db)
+    steps = [("sha256:k1", "sha256:a"), ("sha256:k2", "sha256:a"), ("sha256:k3", "sha256:b"),
+             ("sha256:k4", "sha256:c")]  # fmt: skip
+    parent = "sha256:base"
+    for key, chain in steps:
+        cache.store(key, parent, StepInputs("RUN " + key), step="step " + key, chain_id=chain,
+                    diff_id=chain, created="T")  # fmt: skip
+        parent = key
+    assert cache.lookup("sha256:k3") is not None
+    assert cache.lookup("sha256:k3") is not None
+    usage = {u.key: u for u in cache.usage(held={"sha256:c"})}
+    assert usage["sha256:k3"].usage_count == 3  # stored, then used twice
+    assert usage["sha256:k1"].usage_count == 1
+    assert usage["sha256:k2"].parent == "sha256:k1"
+    shared = {k for k, u in usage.items() if u.shared}
+    assert shared == {"sha256:k2"}  # k1 counts layer a; k2 has the same layer
+    assert {k for k, u in usage.items() if u.in_use} == {"sha256:k4"}
+    records = [
+        {"Size": u.size, "Shared": u.shared, "InUse": u.in_use} for u in usage.values()
+    ]
+    # total, active, size (shared left out), reclaimable (in use left out)
+    assert summarize(records) == (4, 1, 125, 120)  # type: ignore[arg-type]
+    removed, chains = cache.prune(all_entries=True, held={"sha256:c"})
+    assert {r.key for r in removed} == {"sha256:k1", "sha256:k2", "sha256:k3"}
+    assert chains == {"sha256:a", "sha256:b"}
+    assert [u.key for u in cache.usage()] == ["sha256:k4"]
+    db.close()

@@ -337,7 +337,7 @@ def cmd_builder_prune(engine: EngineFactory, argv: list[str], name: str) -> int:
         hidden=True,
     )
     ns = p.parse(argv, max_args=0)
-    until, description = _prune_filters(ns.filter)
+    until, filters = _prune_filters(ns.filter)
     keep = 0
     if ns.keep_storage or ns.reserved_space:
         from dockyard.golang.units import ram_in_bytes
@@ -352,36 +352,45 @@ def cmd_builder_prune(engine: EngineFactory, argv: list[str], name: str) -> int:
         if not confirm(f"{warning}\nAre you sure you want to continue? [y/N] "):
             return 0
     result = engine().builds.prune(
-        all_entries=ns.all, until=until, keep_storage=keep, description=description
+        all_entries=ns.all, until=until, keep_storage=keep, filters=filters
     )
     out = ""
-    if result.deleted:
-        ids = "".join(e.key.removeprefix("sha256:")[:25] + "\n" for e in result.deleted)
+    if result.ids:
+        ids = "".join(i + "\n" for i in result.ids)
         out = "Deleted build cache objects:\n" + ids + "\n"
     write(out + f"Total reclaimed space: {human_size(result.reclaimed, 4)}\n")
     return 0
 
 
-def _prune_filters(values: list[str]) -> tuple[float | None, str | None]:
+def _prune_filters(values: list[str]) -> tuple[float | None, dict[str, str]]:
+    """``until`` (or its old name ``unused-for``) and BuildKit's record filters;
+    like dockerd, one value per filter and no others (``label`` included: build
+    cache records have no labels)."""
     import time
 
+    from dockyard.engine.builds import PRUNE_FILTERS
+
     until: float | None = None
-    description: str | None = None
+    filters: dict[str, str] = {}
     for v in values:
         key, sep, value = v.partition("=")
         if not sep:
             raise ClientError(f"bad format of filter (expected name=value): {v}")
         key = key.strip().lower()
-        if key == "until":
+        if key in ("until", "unused-for", "unusedfor"):
+            if until is not None:
+                raise ClientError("filters expect only one value")
             from dockyard.golang.units import parse_timestamp
 
             try:
                 secs, _nanos = parse_timestamp(value, time.time())
             except (InvalidArgument, ValueError):
-                raise ClientError(f"invalid filter 'until={value}'") from None
+                raise ClientError(f"invalid filter '{key}={value}'") from None
             until = float(secs)
-        elif key == "description":
-            description = value
+        elif key in PRUNE_FILTERS:
+            if key in filters:
+                raise ClientError("filters expect only one value")
+            filters[key] = value
         else:
             raise ClientError(f"invalid filter '{key}'")
-    return until, description
+    return until, filters

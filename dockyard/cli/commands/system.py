@@ -32,7 +32,6 @@ def cmd_df(engine: EngineFactory, argv: list[str], name: str) -> int:
     reclaimable = total - used_layers
     if ns.verbose:
         return _df_verbose(e, usage, ns.format)
-    cache_size = 0
     rows = [
         {
             "Type": "Images",
@@ -43,13 +42,7 @@ def cmd_df(engine: EngineFactory, argv: list[str], name: str) -> int:
         },
         _containers_row(e),
         _volumes_row(usage["Volumes"]),
-        {
-            "Type": "Build Cache",
-            "TotalCount": str(len(usage["BuildCache"])),
-            "Active": "0",
-            "Size": human_size(cache_size, 4),
-            "Reclaimable": human_size(cache_size, 4),
-        },
+        _build_cache_row(usage["BuildCache"]),
     ]
     default = "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}"
     headers = {
@@ -95,6 +88,65 @@ def _volumes_row(volumes: list[dict[str, Any]]) -> dict[str, str]:
         "Size": human_size(total, 4),
         "Reclaimable": _percent(unused, total),
     }
+
+
+def _build_cache_row(records: list[dict[str, Any]]) -> dict[str, str]:
+    """docker's Build Cache row: shared records are counted elsewhere; the bytes of
+    records in use (and not shared) are not reclaimable."""
+    from dockyard.engine.builds import summarize
+    from dockyard.golang.units import human_size
+
+    total, active, size, reclaimable = summarize(records)
+    return {
+        "Type": "Build Cache",
+        "TotalCount": str(total),
+        "Active": str(active),
+        "Size": human_size(size, 4),
+        "Reclaimable": human_size(reclaimable, 4),
+    }
+
+
+def _build_cache_verbose(records: list[dict[str, Any]]) -> str:
+    """``Build cache usage: <size>`` and one line per record (docker's columns)."""
+    import time
+
+    from dockyard.engine.builds import summarize
+    from dockyard.golang.units import human_duration, human_size
+    from dockyard.timeutil import parse_rfc3339
+
+    now = time.time()
+    # docker's CLI lists them least recently used first
+    records = sorted(records, key=lambda r: parse_rfc3339(r["LastUsedAt"] or r["CreatedAt"]))
+    rows = [
+        {
+            "ID": r["ID"][:12] + ("*" if r["InUse"] else ""),
+            "CacheType": r["Type"],
+            "Size": human_size(r["Size"], 3),
+            "CreatedSince": human_duration(now - parse_rfc3339(r["CreatedAt"])) + " ago",
+            "LastUsedSince": human_duration(now - parse_rfc3339(r["LastUsedAt"])) + " ago"
+            if r["LastUsedAt"]
+            else "",
+            "UsageCount": str(r["UsageCount"]),
+            "Shared": str(bool(r["Shared"])).lower(),
+        }
+        for r in records
+    ]
+    out = f"\nBuild cache usage: {human_size(summarize(records)[2], 4)}\n\n"
+    return out + render_rows(
+        rows,
+        None,
+        "table {{.ID}}\t{{.CacheType}}\t{{.Size}}\t{{.CreatedSince}}\t{{.LastUsedSince}}"
+        "\t{{.UsageCount}}\t{{.Shared}}",
+        {
+            "ID": "CACHE ID",
+            "CacheType": "CACHE TYPE",
+            "Size": "SIZE",
+            "CreatedSince": "CREATED",
+            "LastUsedSince": "LAST USED",
+            "UsageCount": "USAGE",
+            "Shared": "SHARED",
+        },
+    )
 
 
 def _layers_of(e: Engine, image_ids: list[str]) -> int:
@@ -156,8 +208,7 @@ def _df_verbose(e: Engine, usage: dict[str, Any], fmt: str | None) -> int:
         "table {{.Name}}\t{{.Links}}\t{{.Size}}",
         {"Name": "VOLUME NAME", "Links": "LINKS", "Size": "SIZE"},
     )
-    out += "\nBuild cache usage: 0B\n\n"
-    out += "CACHE ID   CACHE TYPE   SIZE      CREATED   LAST USED   USAGE     SHARED\n"
+    out += _build_cache_verbose(usage["BuildCache"])
     del fmt
     write(out)
     return 0
@@ -212,6 +263,15 @@ def cmd_prune(engine: EngineFactory, argv: list[str], name: str) -> int:
     reclaimed += report.reclaimed + e.system.collect_orphans().reclaimed
     images = prune_report(report.deleted, 0)
     out += images[: images.rindex("Total reclaimed space:")]
+    if not filters.has("label") and not filters.has("label!"):  # cache records have no labels
+        until = filters.get("until")
+        cache = e.builds.prune(
+            all_entries=ns.all, until=filters.timestamp(until[-1]) if until else None
+        )
+        reclaimed += cache.reclaimed
+        if cache.ids:
+            out += "Deleted build cache objects:\n" + "".join(i + "\n" for i in cache.ids)
+            out += "\n"
     write(out + f"Total reclaimed space: {human_size(reclaimed, 4)}\n")
     return 0
 
