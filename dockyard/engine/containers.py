@@ -591,6 +591,11 @@ def _matches(container: Container, filters: Filters, service: ContainerService) 
         health = (container.state.get("Health") or {}).get("Status") or "none"
         if health not in filters.get("health"):
             return False
+    if filters.has("network") or filters.has("publish") or filters.has("expose"):
+        from dockyard.engine.networks import container_filter_match
+
+        if not container_filter_match(container, filters):
+            return False
     for value in filters.get("before"):
         if container.created >= service.get(value).created:
             return False

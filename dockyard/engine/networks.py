@@ -93,9 +93,22 @@ class Network:
 
     @property
     def pools(self) -> list[ipam.PoolConfig]:
+        """The IPv4 pools (one for a bridge network)."""
         return [
-            ipam.PoolConfig.from_api(c) for c in (self.config.get("IPAM") or {}).get("Config") or []
+            ipam.PoolConfig.from_api(c)
+            for c in (self.config.get("IPAM") or {}).get("Config") or []
+            if not ipam.is_v6(c)
         ]
+
+    @property
+    def pool6(self) -> ipam.Pool6 | None:
+        """The IPv6 pool of an ``--ipv6`` network."""
+        if not self.config.get("EnableIPv6"):
+            return None
+        for c in (self.config.get("IPAM") or {}).get("Config") or []:
+            if ipam.is_v6(c):
+                return ipam.Pool6.from_api(c)
+        return None
 
     @property
     def mtu(self) -> int:
@@ -263,6 +276,15 @@ class NetworkService:
                     nets.append(ipaddress.IPv4Network(c["Subnet"], strict=False))
         return nets
 
+    def _subnets6_in_use(self, conn: Any) -> list[ipaddress.IPv6Network]:
+        nets = []
+        for row in conn.execute("SELECT config FROM networks"):
+            for c in (json.loads(row["config"]).get("IPAM") or {}).get("Config") or []:
+                if ipam.is_v6(c):
+                    with contextlib.suppress(ValueError, KeyError):
+                        nets.append(ipaddress.IPv6Network(c["Subnet"], strict=False))
+        return nets
+
     def all(self) -> list[Network]:
         self.ensure_defaults()
         return [
@@ -322,11 +344,27 @@ class NetworkService:
             raise NotFound(f'plugin "{driver}" not found')
         if ipam_driver not in ("default", ""):
             raise NotFound(f'plugin "{ipam_driver}" not found')
-        if ipv6:
-            raise Unsupported("IPv6 networks are not supported by dockyard yet")
         if name in PREDEFINED:
             raise Conflict(f"network with name {name} already exists")
         subnets, gateways, ip_ranges = subnets or [], gateways or [], ip_ranges or []
+        subnets6 = [n for n in subnets if ":" in n]
+        gateways6 = [g for g in gateways if ":" in g]
+        subnets = [n for n in subnets if ":" not in n]
+        gateways = [g for g in gateways if ":" not in g]
+        pool6: ipam.Pool6 | None = None
+        if subnets6 and not ipv6:
+            raise InvalidArgument("an IPv6 subnet needs an IPv6 network (--ipv6)")
+        if len(subnets6) > 1:
+            raise Unsupported("dockyard supports one IPv6 subnet per network")
+        if ipv6:
+            if not subnets6:
+                raise Conflict(
+                    "could not find an available, non-overlapping IPv6 address pool among the"
+                    " defaults to assign to the network"
+                )
+            pool6 = ipam.pool6_from_request(subnets6[0], gateways6[0] if gateways6 else "")
+        elif gateways6:
+            raise InvalidArgument(f"no matching subnet for gateway {gateways6[0]}")
         if len(subnets) > 1:
             raise Unsupported("dockyard supports one IPv4 subnet per network")
         if (gateways or ip_ranges or aux_addresses) and not subnets:
@@ -363,15 +401,20 @@ class NetworkService:
             for other in conn.execute("SELECT config FROM networks"):
                 if json.loads(other["config"]).get("BridgeDevice") == device:
                     raise Conflict(f"bridge name {device} is already in use by another network")
+            if pool6 is not None and (
+                ipam.overlaps(pool6.subnet, self._subnets6_in_use(conn))
+                or ipam.overlaps(pool6.subnet, ipam.host_routes6())
+            ):
+                raise Conflict("Pool overlaps with other one on this address space")
             config = {
                 "IPAM": {
                     "Driver": "default",
                     "Options": dict(ipam_options or {}),
-                    "Config": [pool.to_api()],
+                    "Config": [pool.to_api(), *([pool6.to_api()] if pool6 else [])],
                 },
                 "Internal": internal,
                 "Attachable": attachable,
-                "EnableIPv6": False,
+                "EnableIPv6": pool6 is not None,
                 "Options": options,
                 "Labels": dict(labels or {}),
                 "BridgeDevice": device,
@@ -397,7 +440,13 @@ class NetworkService:
 
         pool = network.pools[0]
         gateway = ipaddress.IPv4Interface(f"{pool.gateway}/{pool.subnet.prefixlen}")
-        bridge.ensure_bridge(network.bridge_device, gateway, network.mtu)
+        more: list[ipaddress.IPv6Interface] = []
+        pool6 = network.pool6
+        if pool6 is not None:
+            more.append(ipaddress.IPv6Interface(f"{pool6.gateway}/{pool6.subnet.prefixlen}"))
+        bridge.ensure_bridge(network.bridge_device, gateway, network.mtu, *more)
+        if pool6 is not None:
+            _write_sysctl(f"/proc/sys/net/ipv6/conf/{network.bridge_device}/disable_ipv6", "0")
         _write_sysctl(f"/proc/sys/net/ipv4/conf/{network.bridge_device}/route_localnet", "1")
         if self.engine.options.daemon.get("ip-forward", True) is not False:
             _write_sysctl("/proc/sys/net/ipv4/ip_forward", "1", only_if_not="1")
@@ -416,11 +465,28 @@ class NetworkService:
                 )
             )
             self.firewall.add(net_tag(network.bridge_device), rules)
+            self._mark_rules(network, present=True)
+
+    def _rules_marker(self, network: Network) -> str:
+        return os.path.join(self.run_dir, f"rules.{network.bridge_device}")
+
+    def _mark_rules(self, network: Network, present: bool) -> None:
+        """Remember (in the run dir, which goes with a reboot as the rules do) that the
+        bridge's rules are in place, so a container start need not run iptables-save."""
+        marker = self._rules_marker(network)
+        if present:
+            os.makedirs(self.run_dir, mode=0o700, exist_ok=True)
+            with open(marker, "w"):
+                pass
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(marker)
 
     def _teardown_bridge(self, network: Network) -> None:
         from dockyard.network import bridge
         from dockyard.network.firewall import net_tag
 
+        self._mark_rules(network, present=False)
         if self.iptables_enabled:
             with contextlib.suppress(DockyardError):
                 self.firewall.remove(net_tag(network.bridge_device))
@@ -433,10 +499,12 @@ class NetworkService:
 
         if not bridge.link_exists(network.bridge_device):
             self._setup_bridge(network)
-        elif self.iptables_enabled:
+        elif self.iptables_enabled and not os.path.exists(self._rules_marker(network)):
             from dockyard.network.firewall import net_tag
 
-            if not self.firewall.tagged_rules(net_tag(network.bridge_device)):
+            if self.firewall.tagged_rules(net_tag(network.bridge_device)):
+                self._mark_rules(network, present=True)
+            else:
                 self._setup_bridge(network)
 
     def endpoints(self, network_id: str) -> list[Any]:
@@ -533,12 +601,13 @@ class NetworkService:
         names = {c.id: c.name for c in self.engine.containers.all()}
         prefix = network.pools[0].subnet.prefixlen if network.pools else 0
         for row in self.endpoints(network.id):
+            v6 = _address6(network, ipaddress.IPv4Address(row["address"]))
             containers[row["container_id"]] = {
                 "Name": names.get(row["container_id"], ""),
                 "EndpointID": _endpoint_id(network.id, row["container_id"]),
                 "MacAddress": row["mac"],
                 "IPv4Address": f"{row['address']}/{prefix}",
-                "IPv6Address": "",
+                "IPv6Address": str(v6) if v6 else "",
             }
         return network.inspect(containers)
 
@@ -587,6 +656,11 @@ class NetworkService:
                 raise InvalidArgument(
                     "network-scoped alias is supported only for containers in user defined networks"
                 )
+            if ipam_cfg.get("IPv6Address"):
+                raise Unsupported(
+                    "a chosen IPv6 address (--ip6) is not supported by dockyard yet: an"
+                    " endpoint's IPv6 address follows its IPv4 address"
+                )
             if ipam_cfg.get("IPv4Address"):
                 addr = ipam._ip(ipam_cfg["IPv4Address"], "IPv4")
                 if addr not in network.pools[0].subnet:
@@ -612,7 +686,7 @@ class NetworkService:
         if mode == "host":
             return NetPlan(netns_path=None, resolv_mode="host")
         if mode.startswith("container:"):
-            return self._attach_to_container(mode.partition(":")[2])
+            return self._attach_to_container(container, mode.partition(":")[2])
         path = self.netns_path(container.id)
         from dockyard.network import bridge, netns
 
@@ -635,6 +709,7 @@ class NetworkService:
                     self._ensure_bridge_ready(network)
                     address, mac = self._allocate(network, container, ep)
                     pool = network.pools[0]
+                    v6 = _address6(network, address)
                     bridge.add_endpoint(
                         bridge=network.bridge_device,
                         netns_path=path,
@@ -644,8 +719,12 @@ class NetworkService:
                         gateway=pool.gateway if first is None and not network.internal else None,
                         mac=mac,
                         mtu=network.mtu,
+                        more=(v6,) if v6 else (),
+                        gateway6=_gateway6(network) if first is None else None,
                     )
                     plan.addresses.append(str(address))
+                    if v6:
+                        plan.addresses.append(str(v6.ip))
                     if network.user_defined:
                         plan.resolv_mode = "internal"
                     plan.host_gateways.append(str(pool.gateway))
@@ -667,18 +746,38 @@ class NetworkService:
             raise
         return plan
 
-    def _attach_to_container(self, ref: str) -> NetPlan:
+    def _attach_to_container(self, container: Container, ref: str) -> NetPlan:
         other = self.engine.containers.get(ref)
         if other.status != "running":
             raise Conflict(f"cannot join network of a non running container: {other.id}")
         pid = self.engine.lifecycle.container_pid(other)
         directory = self.engine.containers.container_dir(other.id)
+        self._take_hostname(container, other)
         return NetPlan(
             netns_path=f"/proc/{pid}/ns/net",
             hosts_text=_read(os.path.join(directory, "hosts")),
             resolv_text=_read(os.path.join(directory, "resolv.conf")),
             hostname=(_read(os.path.join(directory, "hostname")) or "").strip() or None,
         )
+
+    def _take_hostname(self, container: Container, other: Container) -> None:
+        """As docker: a container joining another's network namespace takes its
+        hostname and domain name (kept in its Config, so inspect shows them)."""
+        names = {k: other.config.get(k) or "" for k in ("Hostname", "Domainname")}
+        if all(container.config.get(k, "") == v for k, v in names.items()):
+            return
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                "SELECT config FROM containers WHERE id = ?", (container.id,)
+            ).fetchone()
+            if row is not None:
+                spec = json.loads(row["config"])
+                spec.setdefault("Config", {}).update(names)
+                conn.execute(
+                    "UPDATE containers SET config = ? WHERE id = ?",
+                    (json.dumps(spec), container.id),
+                )
+        container.spec.setdefault("Config", {}).update(names)
 
     def _network_for(self, key: str, ep: dict[str, Any]) -> Network:
         if ep.get("NetworkID"):
@@ -830,9 +929,10 @@ class NetworkService:
                 conn.execute("DELETE FROM network_endpoints WHERE container_id = ?", (cid,))
                 conn.execute("DELETE FROM published_ports WHERE container_id = ?", (cid,))
         if os.path.exists(path):
-            from dockyard.network import dnsd
+            if os.path.exists(os.path.join(self.run_dir, "dnsd.sock")):  # skip the import
+                from dockyard.network import dnsd
 
-            dnsd.notify_detach(self.engine, cid)
+                dnsd.notify_detach(self.engine, cid)
             netns.remove(path)
         self._clear_settings(container)
 
@@ -925,6 +1025,7 @@ class NetworkService:
             address, mac = self._allocate(network, container, endpoint)
             pool = network.pools[0]
             try:
+                v6 = _address6(network, address)
                 bridge.add_endpoint(
                     bridge=network.bridge_device,
                     netns_path=path,
@@ -934,6 +1035,7 @@ class NetworkService:
                     gateway=None,
                     mac=mac,
                     mtu=network.mtu,
+                    more=(v6,) if v6 else (),
                 )
             except BaseException:
                 with self.db.transaction() as conn:
@@ -1038,6 +1140,21 @@ def _endpoints_config(container: Container) -> dict[str, Any]:
     return eps
 
 
+def _address6(network: Network, address: ipaddress.IPv4Address) -> ipaddress.IPv6Interface | None:
+    """The endpoint's IPv6 address (with prefix) on an ``--ipv6`` network."""
+    pool6 = network.pool6
+    if pool6 is None:
+        return None
+    ip6 = ipam.address6_for(pool6, network.pools[0], address)
+    return ipaddress.IPv6Interface(f"{ip6}/{pool6.subnet.prefixlen}")
+
+
+def _gateway6(network: Network) -> ipaddress.IPv6Address | None:
+    """The IPv6 default route's gateway (none on an internal network)."""
+    pool6 = network.pool6
+    return pool6.gateway if pool6 is not None and not network.internal else None
+
+
 def _veth_name(network_id: str, container_id: str) -> str:
     digest = hashlib.sha256(f"{network_id}/{container_id}".encode()).hexdigest()
     return "veth" + digest[:7]
@@ -1051,10 +1168,13 @@ def _endpoint_settings(
     network: Network, container: Container, address: str, mac: str, ep: dict[str, Any]
 ) -> dict[str, Any]:
     pool = network.pools[0]
+    v6 = _address6(network, ipaddress.IPv4Address(address))
     aliases = list(ep.get("Aliases") or []) or None
     dns_names = None
     if network.user_defined:
-        dns_names = [container.name, container.id[:12], *(ep.get("Aliases") or [])]
+        hostname = str(container.config.get("Hostname") or "")
+        names = [container.name, *(ep.get("Aliases") or []), container.id[:12], hostname]
+        dns_names = list(dict.fromkeys(n for n in names if n))  # docker's order, deduplicated
     return {
         "IPAMConfig": ep.get("IPAMConfig") or None,
         "Links": None,
@@ -1066,9 +1186,9 @@ def _endpoint_settings(
         "Gateway": "" if network.internal else str(pool.gateway),
         "IPAddress": address,
         "IPPrefixLen": pool.subnet.prefixlen,
-        "IPv6Gateway": "",
-        "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0,
+        "IPv6Gateway": str(_gateway6(network) or ""),
+        "GlobalIPv6Address": str(v6.ip) if v6 else "",
+        "GlobalIPv6PrefixLen": v6.network.prefixlen if v6 else 0,
         "DNSNames": dns_names,
     }
 
@@ -1127,3 +1247,30 @@ def _read(path: str) -> str | None:
             return f.read()
     except OSError:
         return None
+
+
+def container_filter_match(container: Container, filters: Filters) -> bool:
+    """``ps -f network=`` (a network name, or a prefix of its ID) and ``publish=`` /
+    ``expose=`` (a port, range, with /proto) with docker's semantics."""
+    if filters.has("network"):
+        endpoints = {} if _net_mode(container) == "container" else _endpoints_config(container)
+        if not any(
+            key == value or str(ep.get("NetworkID") or "").startswith(value)
+            for value in filters.get("network")
+            for key, ep in endpoints.items()
+        ):
+            return False
+    if filters.has("publish") or filters.has("expose"):
+        from dockyard.network.ports import filter_ports, ports_match
+
+        publish = filter_ports("publish", filters.get("publish"))
+        expose = filter_ports("expose", filters.get("expose"))
+        ports = (container.spec.get("NetworkSettings") or {}).get("Ports")
+        if not ports_match(ports, publish, expose):
+            return False
+    return True
+
+
+def _net_mode(container: Container) -> str:
+    mode = str(container.host_config.get("NetworkMode") or "default")
+    return "container" if mode.startswith("container:") else mode

@@ -106,6 +106,11 @@ def a_record(address: str, ttl: int = TTL) -> bytes:
     return struct.pack("!HHHIH", 0xC00C, TYPE_A, CLASS_IN, ttl, len(data)) + data
 
 
+def aaaa_record(address: str, ttl: int = TTL) -> bytes:
+    data = ipaddress.IPv6Address(address).packed
+    return struct.pack("!HHHIH", 0xC00C, TYPE_AAAA, CLASS_IN, ttl, len(data)) + data
+
+
 def ptr_record(target: str, ttl: int = TTL) -> bytes:
     data = encode_name(target)
     return struct.pack("!HHHIH", 0xC00C, TYPE_PTR, CLASS_IN, ttl, len(data)) + data

@@ -265,10 +265,10 @@ class Resolver:
             return None
         if q.qtype in (dns.TYPE_A, dns.TYPE_AAAA):
             addresses = resolve_name(self.conn, served.container_id, q.name)
-            if addresses:
+            if addresses:  # the name exists: answer, with no records for a missing family
                 if q.qtype == dns.TYPE_AAAA:
-                    return dns.reply(q)  # the name exists, without IPv6
-                return dns.reply(q, records=[dns.a_record(a) for a in addresses])
+                    return dns.reply(q, records=[dns.aaaa_record(a) for a in addresses if ":" in a])
+                return dns.reply(q, records=[dns.a_record(a) for a in addresses if ":" not in a])
             return None
         if q.qtype == dns.TYPE_PTR:
             address = dns.ptr_address(q.name)

@@ -1,5 +1,5 @@
 """IP address management: choosing subnets for new networks and addresses for
-endpoints (libnetwork's default IPAM, IPv4).
+endpoints (libnetwork's default IPAM; IPv6 subnets for ``--ipv6`` networks).
 
 Pure functions; the network service keeps allocations in the metadata database
 (table ``network_endpoints``, one row per container and network, its address
@@ -83,8 +83,11 @@ def candidate_subnets(pools: Iterable[tuple[str, int]]) -> Iterator[IPv4Network]
         yield from IPv4Network(base).subnets(new_prefix=size)
 
 
-def overlaps(net: IPv4Network, others: Iterable[IPv4Network]) -> bool:
-    return any(net.overlaps(o) for o in others)
+def overlaps(
+    net: ipaddress.IPv4Network | ipaddress.IPv6Network,
+    others: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network],
+) -> bool:
+    return any(net.version == o.version and net.overlaps(o) for o in others)
 
 
 def choose_subnet(
@@ -192,3 +195,79 @@ def pick_address(
 def mac_for(addr: IPv4Address) -> str:
     """Docker's generated MAC: 02:42 followed by the IPv4 address."""
     return "02:42:" + ":".join(f"{b:02x}" for b in addr.packed)
+
+
+# ----------------------------------------------------------------- IPv6
+
+IPv6Network = ipaddress.IPv6Network
+IPv6Address = ipaddress.IPv6Address
+
+
+@dataclass(slots=True)
+class Pool6:
+    """A network's IPv6 ``IPAM.Config`` entry (``--ipv6 --subnet fd..::/64``)."""
+
+    subnet: IPv6Network
+    gateway: IPv6Address
+
+    def to_api(self) -> dict[str, Any]:
+        return {"Subnet": str(self.subnet), "Gateway": str(self.gateway)}
+
+    @classmethod
+    def from_api(cls, doc: dict[str, Any]) -> Pool6:
+        subnet = IPv6Network(doc["Subnet"], strict=False)
+        return cls(subnet=subnet, gateway=IPv6Address(doc.get("Gateway") or str(subnet[1])))
+
+
+def is_v6(doc: dict[str, Any]) -> bool:
+    """Whether an ``IPAM.Config`` entry is the IPv6 one."""
+    return ":" in str(doc.get("Subnet") or "")
+
+
+def pool6_from_request(subnet: str, gateway: str = "") -> Pool6:
+    try:
+        net = IPv6Network(subnet, strict=False)
+    except ValueError:
+        raise InvalidArgument(f"invalid CIDR address: {subnet}") from None
+    if net.prefixlen > 124:
+        raise InvalidArgument(f"invalid subnet {subnet}: too small for a bridge network")
+    try:
+        gw = IPv6Address(gateway) if gateway else net[1]
+    except ValueError:
+        raise InvalidArgument(f"invalid gateway address: {gateway}") from None
+    if gw not in net:
+        raise InvalidArgument(f"no matching subnet for gateway {gateway}")
+    return Pool6(subnet=net, gateway=gw)
+
+
+def address6_for(pool6: Pool6, pool: PoolConfig, address: IPv4Address) -> IPv6Address:
+    """An endpoint's IPv6 address: its IPv4 host offset in the IPv6 subnet (so it is
+    unique exactly when the IPv4 address is, with no allocation of its own; docker's
+    sequential allocation gives the same addresses to containers started in order)."""
+    offset = int(address) - int(pool.subnet.network_address)
+    candidate = pool6.subnet.network_address + offset
+    if candidate not in pool6.subnet or candidate == pool6.gateway:
+        raise Conflict("no available IPv6 addresses on this network's address pools")
+    return candidate
+
+
+def host_routes6(path: str = "/proc/net/ipv6_route") -> list[IPv6Network]:
+    """The host's IPv6 routes, default, host (/128) and link-local/multicast ones left out."""
+    routes = []
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 2:
+            continue
+        prefix = int(fields[1], 16)
+        if prefix == 0 or prefix == 128:
+            continue
+        net = IPv6Network((IPv6Address(bytes.fromhex(fields[0])), prefix), strict=False)
+        if net.is_link_local or net.is_multicast:
+            continue
+        routes.append(net)
+    return routes

@@ -3,21 +3,52 @@ without a process in it (``ip netns add`` does the same under /run/netns).
 
 Everything here runs on the calling thread: ``unshare``/``setns`` change only the
 thread that calls them, and :func:`entered` always switches back.
+
+The four libc calls are bound here from the process's own symbols rather than
+through :class:`dockyard.runtime.linux.syscalls.Syscalls`, whose
+``ctypes.util.find_library`` runs ``ldconfig`` (10-20 ms on every container start).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 from collections.abc import Iterator
-
-from dockyard.runtime.linux.syscalls import Syscalls
 
 CLONE_NEWNET = 0x40000000
 MS_BIND = 0x1000
 MNT_DETACH = 0x2
 
-_sys = Syscalls()
+
+class _Libc:
+    """unshare, setns, mount and umount2, raising OSError like the os module."""
+
+    def __init__(self) -> None:
+        self._c = ctypes.CDLL(None, use_errno=True)
+
+    def _check(self, result: int, what: str) -> None:
+        if result != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"{what}: {os.strerror(err)}")
+
+    def unshare(self, flags: int) -> None:
+        self._check(self._c.unshare(ctypes.c_int(flags)), "unshare")
+
+    def setns(self, fd: int, nstype: int) -> None:
+        self._check(self._c.setns(ctypes.c_int(fd), ctypes.c_int(nstype)), "setns")
+
+    def mount(self, source: str, target: str, flags: int) -> None:
+        self._check(
+            self._c.mount(source.encode(), target.encode(), None, ctypes.c_ulong(flags), None),
+            f"mount {target}",
+        )
+
+    def umount2(self, target: str, flags: int) -> None:
+        self._check(self._c.umount2(target.encode(), ctypes.c_int(flags)), f"umount {target}")
+
+
+_sys = _Libc()
 
 
 def create(path: str) -> None:
@@ -29,7 +60,7 @@ def create(path: str) -> None:
     try:
         _sys.unshare(CLONE_NEWNET)
         try:
-            _sys.mount("/proc/thread-self/ns/net", path, None, MS_BIND, None)
+            _sys.mount("/proc/thread-self/ns/net", path, MS_BIND)
         finally:
             _sys.setns(original, CLONE_NEWNET)
     except BaseException:

@@ -172,3 +172,44 @@ def format_ports(ports: Mapping[str, Any] | None) -> str:
             )
     items.sort(key=lambda t: (t[0], t[1]))
     return ", ".join(text for _, _, text in items)
+
+
+def filter_ports(key: str, values: Iterable[str]) -> set[str]:
+    """The ``port/proto`` set of ``ps -f publish=``/``expose=`` values (``80``,
+    ``8080/udp``, ``8000-8002/tcp``); the proto defaults to tcp, as docker's."""
+    out: set[str] = set()
+    for value in values:
+        if ":" in value:
+            raise InvalidArgument(f"filter for '{key}' should not contain ':': {value}")
+        port, _, proto = value.partition("/")
+        start, sep, end = port.partition("-")
+        try:
+            if not port:
+                raise ValueError("empty string specified for ports")
+            first = _uint16(start, "invalid start port")
+            last = _uint16(end, "invalid end port") if sep else first
+            if last < first:
+                raise ValueError(f"invalid range specified for port: {port}")
+        except ValueError as exc:
+            raise InvalidArgument(f"error while looking up for {key} {value}: {exc}") from None
+        out.update(f"{p}/{proto or 'tcp'}" for p in range(first, last + 1))
+    return out
+
+
+def _uint16(text: str, what: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise ValueError(f"{what} '{text}'" if text else f"{what} ''")
+    return int(text)
+
+
+def ports_match(ports: Mapping[str, Any] | None, publish: set[str], expose: set[str]) -> bool:
+    """Docker's ps rule: some entry of the PORTS column has its host port/proto in
+    ``publish`` or its container port/proto in ``expose``."""
+    for key, bindings in (ports or {}).items():
+        _, _, proto = key.partition("/")
+        if key in expose:
+            return True
+        for b in bindings or []:
+            if f"{b.get('HostPort')}/{proto}" in publish:
+                return True
+    return False

@@ -137,4 +137,5 @@ def test_network_host_sees_host_devices(ndy: NetDockyard, nbusybox: str) -> None
     host = set(links())
     assert "lo" in inside
     assert len(inside & host) >= 2  # lo and at least the host's own devices
-    assert os.path.exists("/sys/class/net/" + next(iter(inside - {"lo"})))
+    # devices of other tests may come and go meanwhile: most of them are still here
+    assert any(os.path.exists(f"/sys/class/net/{name}") for name in inside - {"lo"})
