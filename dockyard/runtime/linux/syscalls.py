@@ -8,7 +8,6 @@ above it (namespace order, rootfs preparation, capability math) can be driven by
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 from typing import Any
 
@@ -85,7 +84,8 @@ _libc: ctypes.CDLL | None = None
 def _lib() -> ctypes.CDLL:
     global _libc
     if _libc is None:
-        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        # the C library the interpreter already has loaded: find_library runs ldconfig
+        _libc = ctypes.CDLL(None, use_errno=True)
     return _libc
 
 
