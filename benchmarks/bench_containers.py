@@ -170,7 +170,8 @@ def main() -> int:
         )
         rootfs = work / "rootfs.tar"
         subprocess.run([str(REPO / "scripts" / "make-busybox-rootfs.sh"), str(rootfs)], check=True)
-        dockyard = Tool("dockyard", [DOCKYARD], dy_env, [])
+        # the same work as docker's: its private dockerd runs without a bridge here
+        dockyard = Tool("dockyard", [DOCKYARD], dy_env, ["--network", "none"])
         dockyard("import", "-c", 'CMD ["sh"]', str(rootfs), "busybox:latest")
         image = work / "busybox.tar"
         dockyard("save", "-o", str(image), "busybox:latest")
@@ -179,7 +180,9 @@ def main() -> int:
         try:
             table["dockyard/runc"] = measure(dockyard, args.n)
             print("dockyard/runc:", table["dockyard/runc"], flush=True)
-            own = Tool("dockyard/own", [DOCKYARD], dy_env, ["--runtime", "dockyard"])
+            own = Tool(
+                "dockyard/own", [DOCKYARD], dy_env, ["--network", "none", "--runtime", "dockyard"]
+            )
             table["dockyard/own"] = measure(own, args.n)
             print("dockyard/own:", table["dockyard/own"], flush=True)
         finally:
