@@ -1260,9 +1260,11 @@ def _makes_layer(inst: I.Instruction) -> bool:
 
 def _display(raw: I.Instruction, env: dict[str, str]) -> str:
     """The progress name: the instruction as written, variables expanded, keyword upper."""
+    from dockyard.build.dockerfile.shell_lex import Lex
+
     text = raw.original
-    with contextlib.suppress(DockyardError):
-        text = I.Expander(env).word(text)
+    with contextlib.suppress(DockyardError):  # BuildKit keeps quotes and escapes here
+        text = Lex(raw_quotes=True, raw_escapes=True).process_word(text, env)
     head, sep, rest = text.partition(" ")
     return head.upper() + sep + rest
 
