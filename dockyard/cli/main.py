@@ -124,6 +124,7 @@ COMMANDS: dict[str, str] = {
     "image build": "build:cmd_build",
     "builder build": "build:cmd_build",
     "builder prune": "build:cmd_builder_prune",
+    "serve": "serve:cmd_serve",
 }
 GROUPS = {"builder", "container", "image", "network", "registry", "system", "volume"}
 
@@ -163,6 +164,7 @@ Commands:
   load        Load an image from a tar archive or STDIN
   rmi         Remove one or more images
   save        Save one or more images to a tar archive (streamed to STDOUT by default)
+  serve       Serve the Docker Engine API (for the docker CLI, docker-py, Compose)
   tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
 
 Global Options:

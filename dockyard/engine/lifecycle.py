@@ -317,6 +317,8 @@ class Lifecycle:
                 with open(os.path.join(state_dir, "monitor.pid")) as f:
                     monitor = int(f.read().strip() or 0)
             except (OSError, ValueError):
+                monitor = 0
+            if not monitor:  # no pid file yet, or one the new monitor is still writing
                 since = os.path.getmtime(state_dir) if os.path.isdir(state_dir) else 0.0
                 if time.time() - since < 30:
                     return  # a start in progress
