@@ -45,7 +45,7 @@ def _mount_points(container: Container) -> list[dict[str, Any]]:
 def container_summary(
     engine: Engine, container: Container, *, size: bool = False
 ) -> dict[str, Any]:
-    from dockyard.cli.commands.container import status_text
+    from dockyard.engine.views import status_text
 
     network_settings = container.spec.get("NetworkSettings") or {}
     summary: dict[str, Any] = {
@@ -92,7 +92,7 @@ def _ports(network_settings: dict[str, Any]) -> list[dict[str, Any]]:
 def container_inspect(
     engine: Engine, container: Container, *, size: bool = False
 ) -> dict[str, Any]:
-    from dockyard.cli.commands.container import inspect_container
+    from dockyard.engine.views import inspect_container
 
     return inspect_container(engine, container, size)
 
@@ -119,6 +119,6 @@ def image_summary(engine: Engine, image: Image, containers: dict[str, int]) -> d
 
 
 def image_inspect(engine: Engine, name: str) -> dict[str, Any]:
-    from dockyard.cli.commands.image import inspect_image
+    from dockyard.engine.views import inspect_image
 
     return inspect_image(engine, name)

@@ -28,8 +28,10 @@ class LogEntry(NamedTuple):
 
     @property
     def timestamp(self) -> str:
-        """RFC 3339 with nanoseconds in UTC, as ``logs -t`` prints it."""
-        return format_rfc3339nano(self.time_ns // 1_000_000_000, self.time_ns % 1_000_000_000)
+        """Docker's RFC3339NanoFixed in UTC (always nine digits), as ``logs -t`` prints it."""
+        text = format_rfc3339nano(self.time_ns // 1_000_000_000, self.time_ns % 1_000_000_000)
+        head, _, fraction = text[:-1].partition(".")
+        return f"{head}.{fraction.ljust(9, '0')}Z"
 
 
 class LogSelection(NamedTuple):
@@ -113,6 +115,68 @@ def _read_file(path: str) -> bytes:
         return b""
 
 
+class LogReader:
+    """A container's log read in steps: :meth:`existing` once, then :meth:`poll` for
+    what the monitor wrote since (across a rotation), without blocking — for a
+    blocking follower (:func:`read_logs`) and an async one (the API server) alike."""
+
+    def __init__(self, path: str, selection: LogSelection = ALL) -> None:
+        self.path = path
+        self.selection = selection
+        self.decode = _decoder(path)
+        self.handle: BinaryIO | None = None
+        self.pending = b""
+        self.finished = False  # an entry past ``until`` was seen
+
+    def existing(self) -> list[LogEntry]:
+        """What the log holds now (rotated files first), after since/until/tail."""
+        entries: list[LogEntry] = []
+        for rotated in _rotated(self.path):
+            entries.extend(self.decode(_read_file(rotated))[0])
+        entries.extend(self.poll(select=False))
+        selected = [e for e in entries if self.selection.admits(e)]
+        if self.selection.tail >= 0:
+            selected = selected[-self.selection.tail :] if self.selection.tail else []
+        return selected
+
+    def poll(self, *, select: bool = True) -> list[LogEntry]:
+        """Whole entries written since the last call."""
+        out: list[LogEntry] = []
+        while True:
+            if self.handle is None:
+                try:
+                    self.handle = open(self.path, "rb")  # noqa: SIM115 - kept open
+                except FileNotFoundError:
+                    break
+                self.pending = b""
+            chunk = self.handle.read()
+            if chunk:
+                self.pending += chunk
+                found, used = self.decode(self.pending)
+                self.pending = self.pending[used:]
+                out.extend(found)
+                continue
+            if not _replaced(self.handle, self.path):
+                break
+            self.handle.close()  # rotated: everything it had was read just now
+            self.handle = None
+        if not select:
+            return out
+        chosen = []
+        for entry in out:
+            if self.selection.until_ns and entry.time_ns > self.selection.until_ns:
+                self.finished = True
+                break
+            if self.selection.admits(entry):
+                chosen.append(entry)
+        return chosen
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+            self.handle = None
+
+
 def read_logs(
     path: str,
     selection: LogSelection = ALL,
@@ -123,77 +187,25 @@ def read_logs(
 ) -> Iterator[LogEntry]:
     """The entries of the log at ``path``; with ``follow``, new ones until ``running()``
     says the container has ended (then what is left in the file, and stop)."""
-    decode = _decoder(path)
-    entries: list[LogEntry] = []
-    for rotated in _rotated(path):
-        entries.extend(decode(_read_file(rotated))[0])
+    reader = LogReader(path, selection)
     try:
-        live = open(path, "rb")  # noqa: SIM115 - kept open while following
-    except FileNotFoundError:
-        live = None
-    pending = b""
-    if live is not None:
-        pending = live.read()
-        found, used = decode(pending)
-        entries.extend(found)
-        pending = pending[used:]
-    selected = [e for e in entries if selection.admits(e)]
-    if selection.tail >= 0:
-        selected = selected[-selection.tail :] if selection.tail else []
-    yield from selected
-    if not follow:
-        if live is not None:
-            live.close()
-        return
-    try:
-        yield from _follow(path, live, pending, decode, selection, running, poll_interval)
-    finally:
-        if live is not None:
-            live.close()
-
-
-def _follow(
-    path: str,
-    handle: BinaryIO | None,
-    pending: bytes,
-    decode: Callable[[bytes], tuple[list[LogEntry], int]],
-    selection: LogSelection,
-    running: Callable[[], bool] | None,
-    poll_interval: float,
-) -> Iterator[LogEntry]:
-    ended = False
-    while True:
-        chunk = handle.read() if handle is not None else b""
-        if chunk:
-            pending += chunk
-            found, used = decode(pending)
-            pending = pending[used:]
-            for entry in found:
-                if selection.until_ns and entry.time_ns > selection.until_ns:
-                    return
-                if selection.admits(entry):
-                    yield entry
-            continue
-        if handle is None or _replaced(handle, path):
-            if handle is not None:
-                rest = handle.read()  # written between the last read and the rotation
-                handle.close()
-                if rest:
-                    for entry in decode(pending + rest)[0]:
-                        if selection.admits(entry):
-                            yield entry
-            try:
-                handle = open(path, "rb")  # noqa: SIM115 - the new live file
-                pending = b""
-                continue
-            except FileNotFoundError:
-                handle = None
-        if ended:
+        yield from reader.existing()
+        if not follow:
             return
-        if running is not None and not running():
-            ended = True  # one more read: what was written before the end
-            continue
-        time.sleep(poll_interval)
+        ended = False
+        while not reader.finished:
+            found = reader.poll()
+            yield from found
+            if found:
+                continue
+            if ended:
+                return
+            if running is not None and not running():
+                ended = True  # one more read: what was written before the end
+                continue
+            time.sleep(poll_interval)
+    finally:
+        reader.close()
 
 
 def _replaced(handle: BinaryIO, path: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import stat
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -15,6 +16,7 @@ from dockyard.api.http import Router
 from dockyard.api.routes.containers import split_create_body
 from dockyard.api.versions import check_version, parse_version
 from dockyard.engine.filters import Filters
+from dockyard.engine.logs import LogReader
 from dockyard.engine.pathstat import go_file_mode
 from dockyard.errors import InvalidArgument
 from dockyard.runtime.monitor import protocol
@@ -89,35 +91,49 @@ def test_go_file_mode() -> None:
     assert go_file_mode(stat.S_IFDIR | stat.S_ISVTX | 0o777) == (1 << 31) | (1 << 20) | 0o777
 
 
-def test_log_records() -> None:
-    assert logfile.fixed_nano("2024-01-02T03:04:05.5Z") == "2024-01-02T03:04:05.500000000Z"
-    assert logfile.fixed_nano("2024-01-02T03:04:05Z") == "2024-01-02T03:04:05.000000000Z"
-    record = {"log": "hi\n", "stream": "stderr", "time": "2024-01-02T03:04:05.1Z"}
+def _reader(directory: Path, query: logfile.LogQuery) -> LogReader:
+    return logfile.open_reader(str(directory), "c", {}, query)
+
+
+def test_log_entries_are_framed_with_fixed_timestamps(tmp_path: Path) -> None:
+    (tmp_path / "c-json.log").write_text(
+        json.dumps({"log": "hi\n", "stream": "stderr", "time": "2024-01-02T03:04:05.1Z"}) + "\n"
+    )
     query = logfile.LogQuery(timestamps=True)
-    assert logfile.encode(record, query, tty=True) == b"2024-01-02T03:04:05.100000000Z hi\n"
-    framed = logfile.encode(record, logfile.LogQuery(), tty=False)
+    (entry,) = logfile.existing(_reader(tmp_path, query), query)
+    assert logfile.encode(entry, query, tty=True) == b"2024-01-02T03:04:05.100000000Z hi\n"
+    framed = logfile.encode(entry, logfile.LogQuery(), tty=False)
     assert framed == protocol.frame(protocol.STDERR, b"hi\n")
-    assert not logfile.wanted(record, logfile.LogQuery(stderr=False))
-    assert not logfile.wanted(record, logfile.LogQuery(since=1_800_000_000.0))
-    assert logfile.wanted(record, logfile.LogQuery(until=1_800_000_000.0))
+    no_stderr = logfile.LogQuery(stderr=False)
+    assert logfile.existing(_reader(tmp_path, no_stderr), no_stderr) == []
+    later = logfile.LogQuery(since=1_800_000_000.0)
+    assert logfile.existing(_reader(tmp_path, later), later) == []
 
 
-def test_log_files_and_follow(tmp_path: object) -> None:
-    from pathlib import Path
-
-    assert isinstance(tmp_path, Path)
+def test_log_files_tail_per_stream_and_follow(tmp_path: Path) -> None:
+    stamp = "2024-01-02T03:04:05Z"
     current = tmp_path / "c-json.log"
-    (tmp_path / "c-json.log.1").write_text(json.dumps({"log": "old\n", "stream": "stdout"}) + "\n")
-    current.write_text(json.dumps({"log": "new\n", "stream": "stdout"}) + "\n" + '{"log": "par')
-    records, offset = logfile.read_existing(str(tmp_path), "c", logfile.LogQuery())
-    assert [r["log"] for r in records] == ["old\n", "new\n"]
+    (tmp_path / "c-json.log.1").write_text(
+        json.dumps({"log": "old\n", "stream": "stdout", "time": stamp}) + "\n"
+    )
+    current.write_text(
+        json.dumps({"log": "new\n", "stream": "stdout", "time": stamp}) + "\n"
+        + json.dumps({"log": "err\n", "stream": "stderr", "time": stamp}) + "\n"
+        + '{"log": "par'
+    )
+    query = logfile.LogQuery()
+    reader = _reader(tmp_path, query)
+    assert [e.data for e in logfile.existing(reader, query)] == [b"old\n", b"new\n", b"err\n"]
     with open(current, "a") as f:
-        f.write('tial\\n", "stream": "stdout"}\n')
-    more, offset = logfile.read_from(str(current), offset)
-    assert [r["log"] for r in more] == ["partial\n"]
-    assert logfile.read_from(str(current), offset) == ([], offset)
-    tail, _ = logfile.read_existing(str(tmp_path), "c", logfile.LogQuery(tail=1))
-    assert [r["log"] for r in tail] == ["partial\n"]
+        f.write(f'tial\\n", "stream": "stdout", "time": "{stamp}"}}\n')
+    assert [e.data for e in logfile.poll(reader, query)] == [b"partial\n"]
+    assert logfile.poll(reader, query) == []
+    reader.close()
+    # tail counts the chosen stream's lines only
+    only_out = logfile.LogQuery(stderr=False, tail=1)
+    assert [e.data for e in logfile.existing(_reader(tmp_path, only_out), only_out)] == [
+        b"partial\n"
+    ]
 
 
 def test_create_body_is_checked_and_split() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -431,9 +430,15 @@ async def attach(request: web.Request) -> web.StreamResponse:
         if replay:
             directory = await context.run(lambda e: e.containers.container_dir(container.id))
             query = logfile.LogQuery(stdout=opts.stdout, stderr=opts.stderr)
-            records, _ = await context.run_plain(
-                logfile.read_existing, directory, container.id, query
-            )
+            records = []
+            with contextlib.suppress(DockyardError):  # a driver that cannot be read: none
+                reader = logfile.open_reader(
+                    directory, container.id, container.host_config.get("LogConfig") or {}, query
+                )
+                try:
+                    records = await context.run_plain(logfile.existing, reader, query)
+                finally:
+                    reader.close()
             if records:
                 # docker-py reads the upgrade's headers through a buffered reader and
                 # then the raw socket: bytes that arrive with the headers are lost to it
@@ -563,11 +568,14 @@ async def logs(request: web.Request) -> web.StreamResponse:
             query.tail = -1
     follow = bool_param(request, "follow")
     container = await context.run(_get, target)
-    log_type = (container.host_config.get("LogConfig") or {}).get("Type", "json-file")
-    if log_type != "json-file":
-        raise Unsupported(f'configured logging driver does not support reading: "{log_type}"')
     tty = bool(container.config.get("Tty"))
     directory = await context.run(lambda e: e.containers.container_dir(container.id))
+    try:
+        reader = logfile.open_reader(
+            directory, container.id, container.host_config.get("LogConfig") or {}, query
+        )
+    except DockyardError as exc:
+        raise Unsupported(exc.message) from None
     response = web.StreamResponse(
         headers={
             "Content-Type": "application/vnd.docker.raw-stream"
@@ -576,11 +584,14 @@ async def logs(request: web.Request) -> web.StreamResponse:
         }
     )
     response.enable_chunked_encoding()
-    await response.prepare(request)
-    records, offset = await context.run_plain(logfile.read_existing, directory, container.id, query)
-    await response.write(b"".join(logfile.encode(r, query, tty) for r in records))
-    if follow and container.status in ACTIVE:
-        await _follow(request, response, container.id, directory, offset, query, tty)
+    try:
+        await response.prepare(request)
+        records = await context.run_plain(logfile.existing, reader, query)
+        await response.write(b"".join(logfile.encode(r, query, tty) for r in records))
+        if follow and container.status in ACTIVE:
+            await _follow(request, response, container.id, reader, query, tty)
+    finally:
+        reader.close()
     await response.write_eof()
     return response
 
@@ -589,23 +600,20 @@ async def _follow(
     request: web.Request,
     response: web.StreamResponse,
     container_id: str,
-    directory: str,
-    offset: int,
+    reader: Any,
     query: Any,
     tty: bool,
 ) -> None:
     from dockyard.api import logs as logfile
 
     context = ctx(request)
-    path = os.path.join(directory, f"{container_id}-json.log")
     last_check = time.monotonic()
     ended = False
     while request.transport is not None and not request.transport.is_closing():
-        records, offset = await context.run_plain(logfile.read_from, path, offset)
-        chosen = [r for r in records if logfile.wanted(r, query)]
+        chosen = await context.run_plain(logfile.poll, reader, query)
         if chosen:
             await response.write(b"".join(logfile.encode(r, query, tty) for r in chosen))
-        if ended:
+        if ended or reader.finished:
             return
         if query.until is not None and time.time() > query.until:
             return

@@ -11,6 +11,7 @@ import time
 from dockyard.cli.errors import ClientError
 from dockyard.cli.output import Row, confirm, dump_json, render_object, render_rows, write
 from dockyard.cli.parser import CommandParser
+from dockyard.engine.views import inspect_container, status_text
 from dockyard.errors import DockyardError, NotFound
 
 TYPE_CHECKING = False
@@ -93,31 +94,6 @@ def _command(container: Container, trunc: bool) -> str:
     if trunc and len(command) > 20:
         command = command[:19] + "…"
     return go_quote(command)
-
-
-def status_text(container: Container, now: float) -> str:
-    from dockyard.golang.units import human_duration
-    from dockyard.timeutil import parse_rfc3339
-
-    state = container.state
-    status = container.status
-    if status == "created":
-        return "Created"
-    if status in ("running", "paused", "restarting"):
-        started = parse_rfc3339(state.get("StartedAt") or "1970-01-01T00:00:00Z")
-        text = "Up " + human_duration(now - started)
-        if status == "paused":
-            text += " (Paused)"
-        health = (state.get("Health") or {}).get("Status")
-        if health:
-            text += f" ({'health: starting' if health == 'starting' else health})"
-        if status == "restarting":
-            return f"Restarting ({state.get('ExitCode', 0)}) {human_duration(now - started)} ago"
-        return text
-    if status == "dead":
-        return "Dead"
-    finished = parse_rfc3339(state.get("FinishedAt") or "1970-01-01T00:00:00Z")
-    return f"Exited ({state.get('ExitCode', 0)}) {human_duration(now - finished)} ago"
 
 
 def container_rows(e: Engine, containers: list[Container], *, trunc: bool, size: bool) -> list[Row]:
@@ -259,74 +235,6 @@ def cmd_prune(engine: EngineFactory, argv: list[str], name: str) -> int:
         out += "Deleted Containers:\n" + "".join(c + "\n" for c in removed) + "\n"
     write(out + f"Total reclaimed space: {human_size(reclaimed, 4)}\n")
     return 0
-
-
-def inspect_container(e: Engine, container: Container, size: bool = False) -> dict[str, Any]:
-    """``docker container inspect``'s JSON (Engine API v1.43 shape)."""
-    e.lifecycle.refresh(container)
-    spec = container.spec
-    directory = e.containers.container_dir(container.id)
-    graph: dict[str, Any] = {"Data": None, "Name": e.storage_driver}
-    if e.snapshots.exists(container.snapshot_key):
-        graph["Data"] = e.snapshots.graph_driver_data(container.snapshot_key) or None
-    if graph["Name"] == "overlay":
-        graph["Name"] = "overlay2"
-    started = container.status != "created"
-    result: dict[str, Any] = {
-        "Id": container.id,
-        "Created": spec.get("Created", ""),
-        "Path": spec.get("Path", ""),
-        "Args": spec.get("Args", []),
-        "State": container.state,
-        "Image": container.image_id,
-        "ResolvConfPath": f"{directory}/resolv.conf" if started else "",
-        "HostnamePath": f"{directory}/hostname" if started else "",
-        "HostsPath": f"{directory}/hosts" if started else "",
-        "LogPath": f"{directory}/{container.id}-json.log" if started else "",
-        "Name": "/" + container.name,
-        "RestartCount": spec.get("RestartCount", 0),
-        "Driver": graph["Name"],
-        "Platform": spec.get("Platform", "linux"),
-        "MountLabel": "",
-        "ProcessLabel": "",
-        "AppArmorProfile": "",
-        "ExecIDs": None,
-        "HostConfig": container.host_config,
-        "GraphDriver": graph,
-        "Mounts": spec.get("Mounts", []),
-        "Config": container.config,
-        "NetworkSettings": spec.get("NetworkSettings") or _empty_network_settings(),
-    }
-    if size:
-        rw = e.containers.size(container)
-        result["SizeRw"] = rw
-        result["SizeRootFs"] = rw + (
-            e.images.get(container.image_id).size if container.image_id else 0
-        )
-    return result
-
-
-def _empty_network_settings() -> dict[str, Any]:
-    return {
-        "Bridge": "",
-        "SandboxID": "",
-        "HairpinMode": False,
-        "LinkLocalIPv6Address": "",
-        "LinkLocalIPv6PrefixLen": 0,
-        "Ports": {},
-        "SandboxKey": "",
-        "SecondaryIPAddresses": None,
-        "SecondaryIPv6Addresses": None,
-        "EndpointID": "",
-        "Gateway": "",
-        "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0,
-        "IPAddress": "",
-        "IPPrefixLen": 0,
-        "IPv6Gateway": "",
-        "MacAddress": "",
-        "Networks": {},
-    }
 
 
 def cmd_inspect(engine: EngineFactory, argv: list[str], name: str) -> int:

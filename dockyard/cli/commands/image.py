@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dockyard.cli.errors import ClientError
 from dockyard.cli.output import Row, confirm, dump_json, render_object, render_rows, write
 from dockyard.cli.parser import CommandParser
+from dockyard.engine.views import inspect_image
 from dockyard.errors import DockyardError, InvalidArgument, NotFound
 from dockyard.oci import reference as refs
 
@@ -135,53 +136,6 @@ def cmd_ls(engine: EngineFactory, argv: list[str], name: str) -> int:
     return 0
 
 
-def inspect_image(engine: Engine, name: str) -> dict[str, Any]:
-    """``docker image inspect``'s JSON for one image (Engine API v1.43 shape)."""
-    from dockyard.engine.changes import empty_container_config
-
-    image, config = engine.images.inspect_raw(name)
-    layers = [engine.layers.require(c) for c in image.chain]
-    graph: dict[str, Any] = {"Data": None, "Name": engine.storage_driver}
-    if image.chain:
-        graph["Data"] = engine.snapshots.graph_driver_data(image.chain[-1]) or None
-    if graph["Name"] == "overlay":
-        graph["Name"] = "overlay2"
-    container_config = config.get("container_config") or empty_container_config()
-    result: dict[str, Any] = {
-        "Id": image.id,
-        "RepoTags": [refs.parse_reference(t).familiar() for t in image.repo_tags],
-        "RepoDigests": [refs.parse_reference(d).familiar() for d in image.repo_digests],
-        "Parent": image.parent,
-        "Comment": config.get("comment", ""),
-        "Created": config.get("created", image.created),
-        "Container": config.get("container", ""),
-        "ContainerConfig": container_config,
-        "DockerVersion": config.get("docker_version", ""),
-        "Author": config.get("author", ""),
-        "Config": config.get("config") or None,
-        "Architecture": config.get("architecture", ""),
-    }
-    if config.get("variant"):
-        result["Variant"] = config["variant"]
-    result["Os"] = config.get("os", "")
-    if config.get("os.version"):
-        result["OsVersion"] = config["os.version"]
-    result |= {
-        "Size": sum(layer.size for layer in layers),
-        "VirtualSize": sum(layer.size for layer in layers),
-        "GraphDriver": graph,
-        "RootFS": {"Type": "layers", "Layers": [layer.diff_id for layer in layers]},
-        "Metadata": {},
-    }
-    if image.last_tag_time is not None:
-        from dockyard.timeutil import rfc3339_nano
-
-        result["Metadata"]["LastTagTime"] = rfc3339_nano(image.last_tag_time)
-    else:
-        result["Metadata"]["LastTagTime"] = "0001-01-01T00:00:00Z"
-    return result
-
-
 def _inspect(
     engine: EngineFactory,
     names: list[str],
@@ -223,7 +177,7 @@ def cmd_inspect(engine: EngineFactory, argv: list[str], name: str) -> int:
 
 def cmd_inspect_any(engine: EngineFactory, argv: list[str], name: str) -> int:
     """``inspect``: containers first, then images, as Docker looks them up."""
-    from dockyard.cli.commands.container import inspect_container
+    from dockyard.engine.views import inspect_container
 
     p = CommandParser(
         name, "[OPTIONS] NAME|ID [NAME|ID...]", "Return low-level information on Docker objects"
