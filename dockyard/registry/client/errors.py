@@ -80,6 +80,18 @@ def transport_error(exc: Exception, method: str, url: str) -> TransientError:
         reason = "net/http: timeout awaiting response data (the registry stalled)"
     elif isinstance(exc, httpx.RemoteProtocolError):
         reason = "unexpected EOF"
+    elif isinstance(exc, httpx.ConnectError) and "CERTIFICATE_VERIFY_FAILED" in reason:
+        reason = f"tls: failed to verify certificate: {_x509_reason(reason)}"
     elif isinstance(exc, httpx.ConnectError):
         reason = f"dial tcp: {reason}"
     return TransientError(f'{method.capitalize()} "{url}": {reason}')
+
+
+def _x509_reason(openssl: str) -> str:
+    """Go's crypto/x509 wording for OpenSSL's verification failures."""
+    text = openssl.lower()
+    if "mismatch" in text:
+        return "x509: certificate is not valid for this host"
+    if "expired" in text or "not yet valid" in text:
+        return "x509: certificate has expired or is not yet valid"
+    return "x509: certificate signed by unknown authority"
