@@ -7,8 +7,9 @@ Work: ``run --rm busybox true`` (median of 20), ``run -d busybox sleep 100`` +
 ``stop -t 0`` + ``rm`` (median of 10), ``ps -a`` with 100 created containers
 (median of 5), and the memory kept per idle running container: the PSS
 (/proc/<pid>/smaps_rollup) of every process that exists for it besides the
-container's own processes — dockyard's monitor, docker's containerd-shim — with
-``-n`` containers running. Both use the same busybox image (imported into
+container's own processes — dockyard's monitor (and its share of the monitor
+zygote the monitors are forked from), docker's containerd-shim — with ``-n``
+containers running. Both use the same busybox image (imported into
 dockyard, ``save``d and ``docker load``ed). dockerd is started privately (its
 own data root, exec root and socket) and stopped by PID afterwards.
 """
@@ -104,6 +105,21 @@ def kept_pss(root: int, container_pid: int, tree: dict[int, list[int]]) -> int:
     return total
 
 
+def shared_helpers_pss(tool: Tool) -> int:
+    """PSS of dockyard's per-run-root helpers that exist for the containers: the
+    monitor zygote (monitors are forked from it and share its pages, so part of
+    their memory is accounted to it). Divided among the containers by the caller."""
+    run_root = tool.env.get("DOCKYARD_RUN")
+    if not run_root:
+        return 0
+    try:
+        with open(os.path.join(run_root, "monitor", "zygote.pid")) as f:
+            text = f.read().strip()
+    except OSError:
+        return 0
+    return pss(int(text)) if text else 0
+
+
 def docker_shim(container_id: str) -> int:
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -146,6 +162,7 @@ def measure(tool: Tool, count: int) -> dict[str, float]:
             else:
                 keeper = int(tool("inspect", "-f", "{{.State.MonitorPid}}", cid))
             total += kept_pss(keeper, container_pid, tree)
+        total += shared_helpers_pss(tool)
         results[f"PSS/container ({count})"] = total / count / MiB
     finally:
         tool.remove_all()

@@ -16,7 +16,7 @@ APT_PACKAGES=(
   apache2-utils    # htpasswd, to make registry password files in tests
 )
 # The real docker engine and CLI, to compare against (interop tests and benchmarks).
-OPTIONAL_PACKAGES=(docker.io)
+OPTIONAL_PACKAGES=(docker.io docker-compose)
 
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive

@@ -85,7 +85,38 @@ def dy(tmp_path: Path) -> Iterator[Dockyard]:
     root = tmp_path / "root"
     run_root = tmp_path / "run"
     yield Dockyard(root, run_root)
+    stop_zygote(run_root)
     _unmount_below(tmp_path)
+
+
+def stop_zygote(run_root: Path) -> None:
+    """Stop the run root's monitor zygote (container starts start it on demand), by the
+    pid in its pid file, and wait until it is gone (its lock on that file is free)."""
+    import fcntl
+    import signal
+    import time
+
+    try:
+        fd = os.open(run_root / "monitor" / "zygote.pid", os.O_RDWR | os.O_CLOEXEC)
+    except OSError:  # none was started (or its directory could not be made)
+        return
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return  # no zygote holds it
+            except BlockingIOError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the monitor zygote of {run_root} did not stop")
+            text = os.pread(fd, 32, 0).strip()
+            if text:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(text), signal.SIGKILL)
+            time.sleep(0.01)
+    finally:
+        os.close(fd)
 
 
 def _unmount_below(path: Path) -> None:

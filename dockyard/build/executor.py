@@ -443,7 +443,12 @@ def _step_container(token: str, network: str) -> Container:
     from dockyard.engine.containers import Container
 
     cid = step_container_id(token)
-    spec = {"Config": {}, "HostConfig": {"NetworkMode": network}, "NetworkingConfig": {}}
+    endpoints: dict[str, dict[str, str]] = {"bridge": {}} if network == "default" else {}
+    spec = {
+        "Config": {},
+        "HostConfig": {"NetworkMode": network},
+        "NetworkingConfig": {"EndpointsConfig": endpoints},
+    }
     return Container(cid, f"buildkit-{token}", "", time.time(), spec, {})
 
 

@@ -1131,10 +1131,9 @@ class NetworkService:
 
 
 def _endpoints_config(container: Container) -> dict[str, Any]:
+    """The container's networks: create records them all (normalize_request), so an
+    empty map means none left (a created container disconnected from its last one)."""
     eps = dict((container.spec.get("NetworkingConfig") or {}).get("EndpointsConfig") or {})
-    mode = container.host_config.get("NetworkMode") or "default"
-    if not eps and not mode.startswith("container:") and mode != "host":
-        eps = {"bridge" if mode == "default" else mode: {}}
     if "default" in eps:
         eps["bridge"] = eps.pop("default")
     return eps

@@ -70,7 +70,7 @@ def inspect_container(e: Engine, container: Container, size: bool = False) -> di
         "GraphDriver": graph,
         "Mounts": spec.get("Mounts", []),
         "Config": container.config,
-        "NetworkSettings": spec.get("NetworkSettings") or _empty_network_settings(),
+        "NetworkSettings": spec.get("NetworkSettings") or _empty_network_settings(container),
     }
     if size:
         rw = e.containers.size(container)
@@ -81,7 +81,28 @@ def inspect_container(e: Engine, container: Container, size: bool = False) -> di
     return result
 
 
-def _empty_network_settings() -> dict[str, Any]:
+def _empty_network_settings(container: Container) -> dict[str, Any]:
+    """A container that has not started yet: its networks as configured, no addresses."""
+    endpoints = (container.spec.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
+    networks = {
+        name: {
+            "IPAMConfig": ep.get("IPAMConfig"),
+            "Links": ep.get("Links"),
+            "Aliases": ep.get("Aliases"),
+            "MacAddress": ep.get("MacAddress", ""),
+            "NetworkID": ep.get("NetworkID", ""),
+            "EndpointID": "",
+            "Gateway": "",
+            "IPAddress": "",
+            "IPPrefixLen": 0,
+            "IPv6Gateway": "",
+            "GlobalIPv6Address": "",
+            "GlobalIPv6PrefixLen": 0,
+            "DriverOpts": ep.get("DriverOpts"),
+            "DNSNames": None,
+        }
+        for name, ep in endpoints.items()
+    }
     return {
         "Bridge": "",
         "SandboxID": "",
@@ -100,7 +121,7 @@ def _empty_network_settings() -> dict[str, Any]:
         "IPPrefixLen": 0,
         "IPv6Gateway": "",
         "MacAddress": "",
-        "Networks": {},
+        "Networks": networks,
     }
 
 

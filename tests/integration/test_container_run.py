@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DOCKYARD, Dockyard, needs_root
+from tests.conftest import DOCKYARD, Dockyard, needs_root, stop_zygote
 
 pytestmark = [
     needs_root,
@@ -25,6 +25,7 @@ pytestmark = [
 
 
 def nothing_left(dy: Dockyard) -> None:
+    stop_zygote(dy.run_root)
     assert dy("ps", "-aq").out == ""
     with open("/proc/mounts") as f:
         mounts = f.read()

@@ -71,7 +71,7 @@ def test_network_filter_by_name_or_id_prefix() -> None:
     assert _match(web, "network=nope", "network=def4")
     assert not _match(web, "network=fron")
     assert not _match(web, "network=bridge")
-    default = _Container("default", {})
+    default = _Container("default", {"bridge": {"NetworkID": "b1"}})  # as create records it
     assert _match(default, "network=bridge")
     joined = _Container("container:abc", {})
     assert not _match(joined, "network=bridge")

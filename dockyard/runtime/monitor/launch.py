@@ -27,42 +27,38 @@ def monitor_argv(opts: Options, python: str | None = None) -> list[str]:
     return [python or sys.executable, "-I", "-S", "-c", boot, *opts.to_argv()]
 
 
-def spawn(opts: Options, *, timeout: float = 60.0) -> dict[str, Any]:
+def spawn(opts: Options, *, timeout: float = 60.0, run_root: str | None = None) -> dict[str, Any]:
     """Start a monitor for ``opts`` and wait for its report.
 
-    Double forks (the monitor is not our child, and survives us), sets the child
-    subreaper flag, execs the monitor with ``--daemonized``. Returns the report:
+    The monitor is forked by the run root's zygote (see :mod:`.zygote`; ``run_root``
+    defaults to the one of a ``$RUN/containers/<id>`` state dir) or, when there is
+    none or it fails, exec'd: double fork (the monitor is not our child, and
+    survives us), set the child subreaper flag, exec the monitor with
+    ``--daemonized``. Returns the report:
     ``{"Pid": <container pid>, "Status": "running"|"created", "MonitorPid": n}``.
     Raises :class:`SystemFailure` with the runtime's message when create/start failed.
     """
+    from . import zygote
+
     validate(opts)
     os.makedirs(opts.state_dir, exist_ok=True)
-    r, w = os.pipe()
-    opts.sync_fd = w
     opts.daemonized = True
-    argv = monitor_argv(opts)
-    # everything the child needs is looked up now: after a fork in a threaded
-    # process (the API server) the child must not import or dlopen
-    from .main import detach_stdio, libc_prctl, set_subreaper
-
-    prctl = libc_prctl()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(r)
-            os.setsid()
-            if os.fork() > 0:
-                os._exit(0)
-            set_subreaper(prctl)
-            detach_stdio()
-            os.set_inheritable(w, True)
-            os.execv(argv[0], argv)
-        finally:
-            os._exit(127)
-    os.close(w)
     opts.sync_fd = -1
-    os.waitpid(pid, 0)
-    report = _read_all(r, timeout)
+    root = run_root or zygote.run_root_of(opts.state_dir)
+    report = b""
+    if root is not None and zygote.enabled():
+        r, w = os.pipe()
+        try:
+            zygote.request(root, opts.to_argv(), w)
+        except zygote.NotStarted:
+            os.close(w)
+            os.close(r)
+        else:
+            os.close(w)
+            # empty: no monitor got the pipe (the zygote went away with the request)
+            report = _read_all(r, timeout)
+    if not report:
+        report = _exec_monitor(opts, timeout)
     if not report:
         raise SystemFailure(
             f"container monitor exited without a report (see {opts.state_dir}/monitor.err)"
@@ -78,6 +74,32 @@ def spawn(opts: Options, *, timeout: float = 60.0) -> dict[str, Any]:
     except (OSError, ValueError):
         pass
     return value
+
+
+def _exec_monitor(opts: Options, timeout: float) -> bytes:
+    """Fork and exec a monitor for ``opts``; its report (empty when it sent none)."""
+    r, w = os.pipe()
+    opts.sync_fd = w
+    argv = monitor_argv(opts)
+    # everything the child needs is looked up now: after a fork in a threaded
+    # process (the API server) the child must not import or dlopen
+    from .main import become_daemon, detach_stdio, libc_prctl
+
+    prctl = libc_prctl()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            become_daemon(prctl)
+            detach_stdio()
+            os.set_inheritable(w, True)
+            os.execv(argv[0], argv)
+        finally:
+            os._exit(127)
+    os.close(w)
+    opts.sync_fd = -1
+    os.waitpid(pid, 0)
+    return _read_all(r, timeout)
 
 
 def validate(opts: Options) -> None:

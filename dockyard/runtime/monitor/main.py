@@ -68,10 +68,19 @@ def daemonize(opts: Options) -> None:
         os._exit(0 if ok else 1)
     if r >= 0:
         os.close(r)
+    become_daemon()
+
+
+def become_daemon(prctl: Callable[..., int] | None = None) -> None:
+    """In a forked child: a session of its own, fork again (the caller exits, so the
+    monitor is nobody's child but init's), and become the child subreaper.
+
+    What :func:`.launch.spawn` does before it execs a monitor, and what the zygote
+    does for each monitor it forks."""
     os.setsid()
     if os.fork() > 0:
         os._exit(0)
-    set_subreaper()
+    set_subreaper(prctl)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -83,6 +92,12 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(2) from None
     if not opts.daemonized:
         daemonize(opts)
+    run(opts)
+
+
+def run(opts: Options) -> None:
+    """Supervise the container and exit: every monitor's life once daemonized
+    (an exec'd one from :func:`main`, a forked one from the zygote)."""
     if opts.sync_fd >= 0:
         os.set_inheritable(opts.sync_fd, False)
     detach_stdio()
