@@ -250,3 +250,46 @@ def test_build_prune(c: httpx.Client) -> None:
     assert r.json() == {"CachesDeleted": None, "SpaceReclaimed": 0}
     r = c.post("/build/prune", params={"filters": json.dumps({"colour": ["x"]})})
     assert r.status_code == 400
+
+
+def test_networks_and_allocations_survive_a_server_restart(
+    ndy: NetDockyard, nbusybox: str
+) -> None:
+    subnet = free_subnet()
+    first, second = Server(ndy), Server(ndy)
+    try:
+        first.start()
+        with first.client() as client:
+            r = client.post(
+                "/networks/create", json={"Name": "keep", "IPAM": {"Config": [
+                    {"Subnet": str(subnet)}]}},
+            )
+            assert r.status_code == 201, r.text
+            net_id = r.json()["Id"]
+            r = client.post("/containers/create", params={"name": "stay"}, json={
+                "Image": "busybox", "Cmd": ["sleep", "300"],
+                "HostConfig": {"NetworkMode": "keep"},
+            })
+            assert r.status_code == 201, r.text
+            assert client.post("/containers/stay/start").status_code == 204
+            before = client.get("/containers/stay/json").json()["NetworkSettings"]["Networks"]
+        first.cleanup()  # the server stops; the container runs on under its monitor
+        assert ndy("inspect", "-f", "{{.State.Status}}", "stay").out == "running\n"
+        second.start()
+        with second.client() as client:
+            after = client.get("/containers/stay/json").json()["NetworkSettings"]["Networks"]
+            assert after["keep"]["IPAddress"] == before["keep"]["IPAddress"] != ""
+            assert client.get("/networks/keep").json()["Id"] == net_id
+            # a new container gets another address: the first one's allocation holds
+            r = client.post("/containers/create", params={"name": "next"}, json={
+                "Image": "busybox", "Cmd": ["sleep", "300"],
+                "HostConfig": {"NetworkMode": "keep"},
+            })
+            assert client.post("/containers/next/start").status_code == 204
+            other = client.get("/containers/next/json").json()["NetworkSettings"]["Networks"]
+            assert other["keep"]["IPAddress"] not in ("", after["keep"]["IPAddress"])
+    finally:
+        first.cleanup()
+        second.cleanup()
+        ndy("rm", "-f", "stay", "next", check=False)
+        ndy("network", "rm", "keep", check=False)
