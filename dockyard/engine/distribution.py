@@ -132,7 +132,10 @@ class DistributionService:
         platform: str | None = None,
         all_tags: bool = False,
         progress: Progress | None = None,
+        auth: AuthConfig | None = None,
     ) -> list[PullResult]:
+        """``auth``: credentials for this pull (the API's X-Registry-Auth) instead of
+        the stored ones."""
         emit = progress or _quiet
         ref = refs.parse_reference(name)
         if all_tags and not ref.is_name_only:
@@ -143,7 +146,7 @@ class DistributionService:
 
         wanted = normalize(parse_platform(platform)) if platform else host_platform()
         failure: DockyardError | None = None
-        for session in self._sessions(ref.domain, push=False):
+        for session in self._sessions(ref.domain, push=False, auth=auth):
             repo = Repository(session, ref.path)
             try:
                 targets = [ref.with_tag(t) for t in sorted(repo.tags())] if all_tags else [ref]
@@ -372,7 +375,12 @@ class DistributionService:
     # ------------------------------------------------------------------ push
 
     def push(
-        self, name: str, *, all_tags: bool = False, progress: Progress | None = None
+        self,
+        name: str,
+        *,
+        all_tags: bool = False,
+        progress: Progress | None = None,
+        auth: AuthConfig | None = None,
     ) -> list[PushResult]:
         emit = progress or _quiet
         ref = refs.parse_reference(name)
@@ -397,7 +405,7 @@ class DistributionService:
             raise NotFound(f"An image does not exist locally with the tag: {ref.familiar_name}")
         emit(ProgressEvent("", f"The push refers to repository [{ref.name}]"))
         results: list[PushResult] = []
-        for session in self._sessions(ref.domain, push=True):
+        for session in self._sessions(ref.domain, push=True, auth=auth):
             repo = Repository(session, ref.path, push=True)
             try:
                 for tag, image_id in targets:

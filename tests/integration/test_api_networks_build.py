@@ -6,6 +6,7 @@ import io
 import json
 import tarfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -293,3 +294,43 @@ def test_networks_and_allocations_survive_a_server_restart(
         second.cleanup()
         ndy("rm", "-f", "stay", "next", check=False)
         ndy("network", "rm", "keep", check=False)
+
+
+def test_push_and_pull_with_x_registry_auth(
+    ndy: NetDockyard, nbusybox: str, tmp_path: Path
+) -> None:
+    import base64
+
+    import bcrypt
+
+    from tests.unit.test_registry_server_helpers import running_server as registry
+
+    hashed = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(rounds=5)).decode()
+    (tmp_path / "htpasswd").write_text(f"alice:{hashed}\n")
+    ndy.env["DOCKER_CONFIG"] = str(tmp_path / "no-stored-credentials")
+    with registry(tmp_path / "storage", "--htpasswd", str(tmp_path / "htpasswd")) as reg, \
+            running_server(ndy) as server, server.client() as client:
+        name = f"{reg.address}/team/box"
+        ndy("tag", "busybox:latest", f"{name}:1")
+
+        def header(password: str) -> dict[str, str]:
+            auth = {"username": "alice", "password": password, "serveraddress": reg.address}
+            return {"X-Registry-Auth": base64.urlsafe_b64encode(json.dumps(auth).encode()).decode()}
+
+        denied = _messages(client.post(f"/images/{name}/push", params={"tag": "1"}))
+        assert "unauthorized" in str(denied[-1].get("error")), denied
+        wrong = _messages(
+            client.post(f"/images/{name}/push", params={"tag": "1"}, headers=header("nope"))
+        )
+        assert "error" in wrong[-1], wrong
+        pushed = _messages(
+            client.post(f"/images/{name}/push", params={"tag": "1"}, headers=header("s3cret"))
+        )
+        assert "error" not in pushed[-1], pushed
+        assert any(str(m.get("status", "")).startswith("1: digest: sha256:") for m in pushed)
+        ndy("rmi", f"{name}:1")
+        pulled = _messages(client.post(
+            "/images/create", params={"fromImage": name, "tag": "1"}, headers=header("s3cret")
+        ))
+        assert pulled[-1].get("status") == f"Status: Downloaded newer image for {name}:1", pulled
+        assert not (tmp_path / "no-stored-credentials").exists()  # nothing was stored

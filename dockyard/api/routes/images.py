@@ -24,6 +24,7 @@ from dockyard.errors import DockyardError, InvalidArgument, Unsupported
 
 if TYPE_CHECKING:
     from dockyard.engine import Engine
+    from dockyard.registry.client.credentials import AuthConfig
 
 NAME = "{name:.+}"
 
@@ -250,12 +251,13 @@ async def create(request: web.Request) -> web.StreamResponse:
     name = image
     if tag_name:
         name = f"{image}@{tag_name}" if tag_name.startswith("sha256:") else f"{image}:{tag_name}"
+    auth = registry_auth(request)
 
     def work(e: Engine, emit: Callable[[Any], None]) -> list[str]:
         from dockyard.oci import reference as refs
 
         before = e.images.try_resolve(name)
-        results = _distribution(e).pull(name, platform=platform, progress=emit)
+        results = _distribution(e).pull(name, platform=platform, progress=emit, auth=auth)
         ref = refs.parse_reference(name).docker_ref()
         updated = any(r.updated for r in results) or before is None
         status = "Downloaded newer image" if updated else "Image is up to date"
@@ -298,12 +300,43 @@ async def push(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
     tag_name = str_param(request, "tag")
     target = f"{name}:{tag_name}" if tag_name else name
+    auth = registry_auth(request)
 
     def work(e: Engine, emit: Callable[[Any], None]) -> list[str]:
-        results = _distribution(e).push(target, all_tags=not tag_name, progress=emit)
+        results = _distribution(e).push(
+            target, all_tags=not tag_name, progress=emit, auth=auth
+        )
         return [f"{r.tag}: digest: {r.digest} size: {r.size}" for r in results]
 
     return await _progress_stream(request, work)
+
+
+def registry_auth(request: web.Request) -> AuthConfig | None:
+    """The ``X-Registry-Auth`` header: base64url JSON of the client's credentials for
+    this registry (docker sends ``{}``-like empties when it has none)."""
+    import base64
+    import binascii
+    import json
+
+    from dockyard.registry.client.credentials import AuthConfig
+
+    header = request.headers.get("X-Registry-Auth", "").strip()
+    if not header:
+        return None
+    try:
+        padded = header + "=" * (-len(header) % 4)
+        value = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, binascii.Error):
+        return None  # dockerd ignores a header it cannot read
+    if not isinstance(value, dict):
+        return None
+    auth = AuthConfig(
+        username=str(value.get("username") or ""),
+        password=str(value.get("password") or ""),
+        identity_token=str(value.get("identitytoken") or ""),
+        server_address=str(value.get("serveraddress") or ""),
+    )
+    return None if auth.empty else auth
 
 
 async def search(request: web.Request) -> web.Response:
