@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import shutil
 import time
 
@@ -325,6 +324,8 @@ class ContainerService:
             raise InvalidArgument(
                 f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
             )
+        import secrets  # hashlib and hmac: only create pays for them
+
         from dockyard.engine.mounts import resolve_mounts
 
         container_id = secrets.token_hex(32)
@@ -390,6 +391,8 @@ class ContainerService:
 
     @staticmethod
     def _free_name(conn: Any) -> str:
+        import secrets
+
         for attempt in range(100):
             name = f"{secrets.choice(_ADJECTIVES)}_{secrets.choice(_SURNAMES)}"
             if attempt > 10:
