@@ -145,8 +145,6 @@ def test_v2_writes_limits(tmp_path: Path) -> None:
 
 def test_v2_unsupported(tmp_path: Path) -> None:
     drv = _v2(tmp_path, "cpu")
-    with pytest.raises(Unsupported, match="eBPF"):
-        drv.set({"devices": [{"allow": False, "access": "rwm"}]})
     with pytest.raises(Unsupported, match="'memory'"):
         drv.set({"memory": {"limit": 1 << 20}})
     with pytest.raises(Unsupported, match="'pids'"):

@@ -8,7 +8,9 @@ above it (namespace order, rootfs preparation, capability math) can be driven by
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
+import platform
 from typing import Any
 
 # clone / unshare flags
@@ -59,6 +61,7 @@ PR_CAP_AMBIENT_RAISE = 2
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 
 TIOCSCTTY = 0x540E
+_BPF_SYSCALL = {"x86_64": 321, "aarch64": 280, "armv7l": 386, "ppc64le": 361, "s390x": 351}
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 
@@ -214,6 +217,22 @@ class Syscalls:
     def dup2(self, fd: int, fd2: int) -> None:
         os.dup2(fd, fd2)
 
+    def bpf(self, cmd: int, attr: ctypes.Array[ctypes.c_char]) -> int:
+        """bpf(2) with ``attr`` (a ``union bpf_attr``, updated in place by the kernel)."""
+        number = _BPF_SYSCALL.get(platform.machine())
+        if number is None:
+            raise OSError(errno.ENOSYS, f"bpf: unknown syscall number on {platform.machine()}")
+        res = _lib().syscall(
+            ctypes.c_long(number), ctypes.c_int(cmd), attr, ctypes.c_uint(len(attr))
+        )
+        return _check(res, f"bpf(cmd={cmd})")
+
+    def open_directory(self, path: str) -> int:
+        return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+
+    def close(self, fd: int) -> None:
+        os.close(fd)
+
 
 class FakeSyscalls(Syscalls):
     """Records every call as ``(name, args...)`` instead of making it; for unit tests."""
@@ -222,6 +241,7 @@ class FakeSyscalls(Syscalls):
         self.calls: list[tuple[Any, ...]] = []
         self.rlimits = dict(rlimits or {})
         self.caps = (0, 0, 0)
+        self.bpf_results: list[int | OSError] = []
 
     def names(self) -> list[str]:
         return [c[0] for c in self.calls]
@@ -315,3 +335,21 @@ class FakeSyscalls(Syscalls):
 
     def dup2(self, fd: int, fd2: int) -> None:
         self._rec("dup2", fd, fd2)
+
+    def bpf(self, cmd: int, attr: ctypes.Array[ctypes.c_char]) -> int:
+        """Records ``("bpf", cmd, attr bytes)``; returns :attr:`bpf_results` in turn
+        (an ``OSError`` there is raised), else a made-up fd."""
+        self._rec("bpf", cmd, bytes(attr))
+        if self.bpf_results:
+            result = self.bpf_results.pop(0)
+            if isinstance(result, OSError):
+                raise result
+            return result
+        return 1000 + len(self.calls)
+
+    def open_directory(self, path: str) -> int:
+        self._rec("open_directory", path)
+        return 900
+
+    def close(self, fd: int) -> None:
+        self._rec("close", fd)

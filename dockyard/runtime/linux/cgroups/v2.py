@@ -12,14 +12,16 @@ from typing import Any
 
 from dockyard import log
 from dockyard.errors import SystemFailure, Unsupported
+from dockyard.runtime.linux.syscalls import Syscalls
 
-from . import convert, fs
+from . import convert, devices_bpf, fs
 
 
 class V2Driver:
-    def __init__(self, path: str, mount_point: str) -> None:
+    def __init__(self, path: str, mount_point: str, syscalls: Syscalls | None = None) -> None:
         self.path = path
         self.mount_point = mount_point
+        self.syscalls = syscalls  # None: the real bpf(2), for the device program
 
     @classmethod
     def discover(
@@ -77,11 +79,8 @@ class V2Driver:
         if resources.get("rdma"):
             raise Unsupported("rdma cgroup limits are not supported")
         devices = resources.get("devices")
-        if devices and not convert.is_allow_all(devices):
-            raise Unsupported(
-                "device cgroup rules need an eBPF device program on cgroup v2, "
-                "which dockyard does not implement yet"
-            )
+        if devices:
+            devices_bpf.apply(self.path, devices, self.syscalls)
         cpu = resources.get("cpu") or {}
         if cpu.get("cpus") or cpu.get("mems"):
             self._need("cpuset", "cpu.cpus/cpu.mems")
