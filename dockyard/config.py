@@ -185,6 +185,17 @@ def load_daemon_json(path: str, *, required: bool) -> dict[str, Any]:
     return data
 
 
+def runtime_args(daemon: dict[str, Any], name: str) -> list[str]:
+    """daemon.json ``runtimes.<name>.runtimeArgs``: global flags given before every verb."""
+    entry = (daemon.get("runtimes") or {}).get(name)
+    args = entry.get("runtimeArgs") if isinstance(entry, dict) else None
+    if args is None:
+        return []
+    if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+        raise InvalidArgument(f"runtimes.{name}.runtimeArgs must be a list of strings")
+    return list(args)
+
+
 def resolve_options(
     *,
     root: str | None = None,

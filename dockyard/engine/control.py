@@ -48,7 +48,7 @@ def _runtime(engine: Engine, container: Container, *args: str) -> str:
     """Run ``<runtime> --root R <args> <id>``; its stdout, or SystemFailure with its error."""
     lc = engine.lifecycle
     name = container.host_config.get("Runtime") or "runc"
-    argv = [lc.runtime_binary(name), "--root", lc.runtime_root(name), *args, container.id]
+    argv = [*lc.runtime_argv(name), *args, container.id]
     proc = subprocess.run(argv, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise SystemFailure(_runtime_error(proc.stderr) or f"exit status {proc.returncode}")

@@ -63,6 +63,7 @@ class _Job:
     root: str
     container_id: str
     tmp: str
+    extra_args: tuple[str, ...] = ()  # daemon.json runtimeArgs
 
     def path(self, name: str) -> str:
         return os.path.join(self.tmp, name)
@@ -76,6 +77,7 @@ class _Job:
             self.path("runtime.log"),
             "--log-format",
             "json",
+            *self.extra_args,
             "exec",
             "--process",
             self.path("process.json"),
@@ -180,6 +182,7 @@ def run_exec(
         e.lifecycle.runtime_root(runtime),
         container.id,
         tempfile.mkdtemp(prefix="dockyard-exec-"),
+        tuple(e.lifecycle.runtime_args(runtime)),
     )
     attrs = {
         "execID": secrets.token_hex(32),

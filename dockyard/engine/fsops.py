@@ -510,11 +510,7 @@ def _paused(engine: Engine, container: Container, wanted: bool) -> Iterator[None
     import subprocess
 
     runtime = container.host_config.get("Runtime") or "runc"
-    argv = [
-        engine.lifecycle.runtime_binary(runtime),
-        "--root",
-        engine.lifecycle.runtime_root(runtime),
-    ]
+    argv = engine.lifecycle.runtime_argv(runtime)
     done = subprocess.run([*argv, "pause", container.id], capture_output=True, check=False)
     if done.returncode != 0:
         text = done.stderr.decode(errors="replace").strip()

@@ -50,6 +50,17 @@ class Lifecycle:
     def runtime_root(self, runtime: str) -> str:
         return os.path.join(self.engine.options.run_root, "runtime", runtime)
 
+    def runtime_args(self, name: str) -> list[str]:
+        """The runtime's extra global flags (daemon.json ``runtimeArgs``)."""
+        from dockyard.config import runtime_args
+
+        return runtime_args(self.engine.options.daemon, name)
+
+    def runtime_argv(self, name: str) -> list[str]:
+        """``<binary> --root R <runtimeArgs>``: the start of every runtime invocation."""
+        binary, root = self.runtime_binary(name), self.runtime_root(name)
+        return [binary, "--root", root, *self.runtime_args(name)]
+
     def runtime_binary(self, name: str) -> str:
         configured = self.engine.options.daemon.get("runtimes") or {}
         if name in configured:
@@ -124,6 +135,7 @@ class Lifecycle:
                 state_dir,
                 runtime=self.runtime_binary(runtime),
                 runtime_root=self.runtime_root(runtime),
+                runtime_args=self.runtime_args(runtime),
                 tty=bool(container.config.get("Tty")),
                 stdin=bool(container.config.get("OpenStdin")),
                 log_driver=log.get("Type") or "json-file",
@@ -398,11 +410,11 @@ class Lifecycle:
 
         runtime = container.host_config.get("Runtime") or "runc"
         try:
-            binary = self.runtime_binary(runtime)
+            argv = self.runtime_argv(runtime)
         except (InvalidArgument, SystemFailure):
             return
         subprocess.run(
-            [binary, "--root", self.runtime_root(runtime), "delete", "--force", container.id],
+            [*argv, "delete", "--force", container.id],
             capture_output=True,
             check=False,
         )

@@ -150,6 +150,7 @@ def make_options(
     *,
     runtime: str = "runc",
     runtime_root: str,
+    runtime_args: Sequence[str] = (),
     tty: bool = False,
     stdin: bool = False,
     log_driver: str = "json-file",
@@ -165,6 +166,7 @@ def make_options(
     o = Options()
     o.container_id, o.bundle, o.state_dir = container_id, bundle, state_dir
     o.runtime, o.runtime_root, o.tty, o.stdin = runtime, runtime_root, tty, stdin
+    o.runtime_args = list(runtime_args)
     o.log_driver, o.log_opts, o.log_dir = log_driver, dict(log_opts or {}), log_dir
     o.restart, o.healthcheck, o.remove = restart, healthcheck, remove
     o.cleanup_cmd, o.start_on_attach = list(cleanup_cmd), start_on_attach

@@ -129,16 +129,24 @@ def run(
 class OciRuntime:
     """``binary --root root VERB ...`` with runc's flags."""
 
-    def __init__(self, binary: str, root: str, *, log_path: str | None = None) -> None:
+    def __init__(
+        self,
+        binary: str,
+        root: str,
+        *,
+        log_path: str | None = None,
+        extra_args: Sequence[str] = (),
+    ) -> None:
         self.binary = binary
         self.root = root
         self.log_path = log_path
+        self.extra_args = list(extra_args)  # daemon.json runtimeArgs, before the verb
 
     def argv(self, *args: str) -> list[str]:
         argv = [self.binary, "--root", self.root]
         if self.log_path:
             argv += ["--log", self.log_path, "--log-format", "json"]
-        return argv + list(args)
+        return argv + self.extra_args + list(args)
 
     def _check(
         self,

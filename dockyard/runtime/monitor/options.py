@@ -11,8 +11,9 @@ if TYPE_CHECKING:
 
 
 USAGE = """usage: python -I -S -m dockyard.runtime.monitor --id ID --bundle DIR --state-dir DIR
-       --runtime BINARY --runtime-root DIR [--tty] [--stdin] [--log-driver json-file|local|none]
-       [--log-opt KEY=VALUE]... [--log-dir DIR] [--restart POLICY] [--healthcheck JSON]
+       --runtime BINARY --runtime-root DIR [--runtime-arg=ARG]... [--tty] [--stdin]
+       [--log-driver json-file|local|none] [--log-opt KEY=VALUE]... [--log-dir DIR]
+       [--restart POLICY] [--healthcheck JSON]
        [--rm] [--cleanup-cmd JSON-ARGV] [--cgroup-path PATH] [--start-on-attach]
        [--sync-fd N] [--daemonized]"""
 
@@ -26,6 +27,7 @@ class Options:
         self.state_dir = ""
         self.runtime = "runc"
         self.runtime_root = ""
+        self.runtime_args: list[str] = []  # global flags before every verb (runtimeArgs)
         self.tty = False
         self.stdin = False
         self.log_driver = "json-file"
@@ -44,6 +46,8 @@ class Options:
         """The command-line form of these options (what :func:`parse` reads back)."""
         argv = ["--id", self.container_id, "--bundle", self.bundle, "--state-dir", self.state_dir]
         argv += ["--runtime", self.runtime, "--runtime-root", self.runtime_root]
+        for arg in self.runtime_args:
+            argv.append(f"--runtime-arg={arg}")  # one token: ARG may start with "-"
         argv += ["--log-driver", self.log_driver, "--restart", self.restart]
         for key, value in self.log_opts.items():
             argv += ["--log-opt", f"{key}={value}"]
@@ -100,6 +104,7 @@ def parse(argv: Sequence[str]) -> Options:
             continue
         if name not in _VALUES and name not in (
             "--log-opt",
+            "--runtime-arg",
             "--healthcheck",
             "--cleanup-cmd",
             "--sync-fd",
@@ -119,6 +124,8 @@ def parse(argv: Sequence[str]) -> Options:
             if not sep:
                 raise ValueError(f"invalid --log-opt {value!r}: want KEY=VALUE")
             opts.log_opts[key] = val
+        elif name == "--runtime-arg":
+            opts.runtime_args.append(value)
         elif name == "--healthcheck":
             hc = jsonlite.loads(value)
             if not isinstance(hc, dict):

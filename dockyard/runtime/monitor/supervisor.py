@@ -71,7 +71,10 @@ class Supervisor:
         self.opts = opts
         self.sd = opts.state_dir
         self.runtime = OciRuntime(
-            opts.runtime, opts.runtime_root, log_path=os.path.join(self.sd, "runtime.log")
+            opts.runtime,
+            opts.runtime_root,
+            log_path=os.path.join(self.sd, "runtime.log"),
+            extra_args=opts.runtime_args,
         )
         self.policy = RestartPolicy.parse(opts.restart)
         self.backoff = Backoff()
