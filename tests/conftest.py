@@ -89,6 +89,19 @@ def dy(tmp_path: Path) -> Iterator[Dockyard]:
     _unmount_below(tmp_path)
 
 
+@pytest.fixture(autouse=True)
+def _stop_zygotes(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test, stop the monitor zygotes of the run roots in its tmp_path
+    (fixtures other than ``dy`` make roots too: second roots, network roots)."""
+    yield
+    tmp = request.node.funcargs.get("tmp_path")
+    if not isinstance(tmp, Path):
+        return
+    for pattern in ("*/monitor/zygote.pid", "*/*/monitor/zygote.pid"):
+        for pid_file in tmp.glob(pattern):
+            stop_zygote(pid_file.parent.parent)
+
+
 def stop_zygote(run_root: Path) -> None:
     """Stop the run root's monitor zygote (container starts start it on demand), by the
     pid in its pid file, and wait until it is gone (its lock on that file is free)."""
