@@ -13,6 +13,7 @@ import fcntl
 import json
 import os
 import secrets
+import shutil
 import struct
 import sys
 import tempfile
@@ -47,10 +48,15 @@ class ExecInstance:
     started: bool = False
     exit_code: int | None = None
     pid: int = 0
+    work_dir: str = ""  # the worker's, where the runtime writes the process's pid
     master_fd: int = -1
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
     def inspect(self) -> dict[str, Any]:
+        if self.running and not self.pid and self.work_dir:
+            from dockyard.api.exec_worker import exec_pid
+
+            self.pid = exec_pid(self.work_dir)
         cmd = list(self.config.get("Cmd") or [])
         return {
             "CanRemove": False,
@@ -87,6 +93,7 @@ class ExecRegistry:
     def __init__(self) -> None:
         self.instances: dict[str, ExecInstance] = {}
         self.workers: set[asyncio.subprocess.Process] = set()
+        self.waiters: set[asyncio.Task[None]] = set()  # detached execs' ends
 
     def create(self, container_id: str, config: dict[str, Any]) -> ExecInstance:
         self._trim()
@@ -162,54 +169,84 @@ async def run_worker(
     detach: bool,
     tty: bool,
 ) -> None:
-    """Run the exec to its end (or, detached, until it has started), streaming to ``conn``."""
+    """Run the exec to its end (or, detached, until it runs or has failed; a task
+    then tracks its end), streaming to ``conn``."""
     tmp = tempfile.mkdtemp(prefix="dockyard-apiexec-")
     result_path = os.path.join(tmp, "result.json")
     request = worker_request(instance, options, detach=detach, tty=tty, result=result_path)
+    instance.work_dir = tmp
     argv = [sys.executable, "-I", "-S", "-c", _WORKER_BOOT, json.dumps(request)]
+    if detach or conn is None:
+        await _start_detached(registry, instance, argv, tmp, result_path)
+        return
     fds_to_close: list[int] = []
     try:
-        if detach or conn is None:
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.DEVNULL,
-            )
-            registry.workers.add(proc)
-            await proc.wait()
-            registry.workers.discard(proc)
-            _finish(instance, result_path, proc.returncode, detached=True)
-            return
         if tty:
             await _run_with_pty(registry, instance, argv, conn, fds_to_close, request)
         else:
             await _run_with_pipes(registry, instance, argv, conn)
         code = instance.exit_code
-        _finish(instance, result_path, code if code is not None else 0, detached=False)
+        _finish(instance, result_path, code if code is not None else 0)
     finally:
         for fd in fds_to_close:
             with contextlib.suppress(OSError):
                 os.close(fd)
-        instance.master_fd = -1
-        with contextlib.suppress(OSError):
-            os.unlink(result_path)
-        with contextlib.suppress(OSError):
-            os.rmdir(tmp)
-        instance.done.set()
+        _cleanup(instance, tmp)
 
 
-def _finish(
-    instance: ExecInstance, result_path: str, returncode: int | None, *, detached: bool
+async def _start_detached(
+    registry: ExecRegistry, instance: ExecInstance, argv: list[str], tmp: str, result_path: str
 ) -> None:
+    """Start the worker; return once it names the running process (its first line on
+    stdout) or has ended (a failed start), leaving a task to wait for the end."""
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+    except BaseException:
+        _cleanup(instance, tmp)
+        raise
+    registry.workers.add(proc)
+
+    async def wait_for_end() -> None:
+        try:
+            await proc.wait()
+        finally:
+            registry.workers.discard(proc)
+            _finish(instance, result_path, proc.returncode)
+            _cleanup(instance, tmp)
+
+    task = asyncio.get_running_loop().create_task(wait_for_end())
+    registry.waiters.add(task)
+    task.add_done_callback(registry.waiters.discard)
+    assert proc.stdout is not None
+    line = await proc.stdout.readline()
+    try:
+        instance.pid = int(json.loads(line)["Pid"])
+    except (ValueError, KeyError, TypeError):
+        await asyncio.shield(task)  # no process: the start failed, or it ended at once
+
+
+def _cleanup(instance: ExecInstance, tmp: str) -> None:
+    instance.master_fd = -1
+    instance.work_dir = ""
+    shutil.rmtree(tmp, ignore_errors=True)  # the engine's job directory too, if left
+    instance.done.set()
+
+
+def _finish(instance: ExecInstance, result_path: str, returncode: int | None) -> None:
     try:
         with open(result_path) as f:
             result = json.load(f)
-    except (OSError, ValueError):
-        result = {"ExitCode": returncode if returncode is not None else 137}
+    except (OSError, ValueError):  # the worker was killed
+        code = returncode if returncode is not None else -9
+        result = {"ExitCode": 128 - code if code < 0 else code}
     instance.running = False
-    if (detached or result.get("Detached")) and not result.get("Error"):
-        instance.exit_code = None  # it goes on without us; its end is not tracked
+    if result.get("Detached") and not result.get("Error"):
+        instance.exit_code = None  # detach keys: it goes on without us, untracked
         return
     instance.exit_code = int(result.get("ExitCode") or 0)
 

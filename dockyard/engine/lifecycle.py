@@ -475,19 +475,21 @@ class Lifecycle:
             _signal_process(self.container_pid(container), signal.SIGKILL)
             self.wait_exited(container.id, 30)
 
+    def wait_run_dir_removed(self, container_id: str, timeout: float = 5) -> None:
+        settle = time.monotonic() + timeout
+        while os.path.isdir(self.state_dir(container_id)) and time.monotonic() < settle:
+            time.sleep(0.01)
+
     def wait_exited(self, container_id: str, timeout: float) -> bool:
         """Wait until the record says the container is no longer running."""
         deadline = time.monotonic() + timeout
         while True:
             container = self.engine.containers.try_get(container_id)
-            if container is None:
-                return True
-            self.refresh(container)
-            if container.status not in ("running", "paused", "restarting"):
-                # The monitor's callback removes the run directory last: let it finish.
-                settle = time.monotonic() + 5
-                while os.path.isdir(self.state_dir(container_id)) and time.monotonic() < settle:
-                    time.sleep(0.01)
+            if container is not None:
+                self.refresh(container)
+            if container is None or container.status not in ACTIVE_STATUSES:
+                # whoever recorded the end removes the run directory last: let it finish
+                self.wait_run_dir_removed(container_id)
                 return True
             if time.monotonic() >= deadline:
                 return False

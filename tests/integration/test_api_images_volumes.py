@@ -93,12 +93,9 @@ def test_save_and_load_round_trip(c: httpx.Client, busybox: str) -> None:
 
 def test_registry_routes_answer_with_messages(c: httpx.Client) -> None:
     r = c.post("/images/create", params={"fromImage": "127.0.0.1:1/none", "tag": "x"})
-    # a stream with an error message (a registry nobody listens on), or 501 without one
-    if r.status_code == 200:
-        last = json.loads(r.text.splitlines()[-1])
-        assert last["error"] and last["errorDetail"]["message"]
-    else:
-        assert r.status_code == 501 and r.json()["message"]
+    # as dockerd, an error before any progress (a registry nobody listens on) is a JSON
+    # message with its status, not a stream (501 when pulling is not there at all)
+    assert r.status_code in (500, 501) and r.json()["message"]
     assert c.post("/images/create").status_code == 400
     r = c.get("/images/search")
     assert r.status_code == 400

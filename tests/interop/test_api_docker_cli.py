@@ -222,12 +222,15 @@ def test_events(docker: DockerCLI) -> None:
         docker("run", "--rm", "--name", "evented", "busybox", "true")
         lines: list[str] = []
         assert follower.stdout is not None
-        while len(lines) < 4:
+        while len(lines) < 5:
             lines.append(follower.stdout.readline().strip())
     finally:
         follower.terminate()
         follower.wait(10)
-    assert lines == ["create evented", "start evented", "die evented", "destroy evented"]
+    # dockerd's order: the CLI attaches before it starts the container
+    assert lines == [
+        "create evented", "attach evented", "start evented", "die evented", "destroy evented"
+    ]
     r = docker(
         "events",
         "--since",

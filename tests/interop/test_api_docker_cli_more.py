@@ -273,3 +273,19 @@ def test_docker_py_build(pyclient, tmp_path: Path) -> None:  # type: ignore[no-u
     assert "5" in str(failed.value)
     pyclient.images.remove("pyb:1")
     pyclient.images.remove("pyb:2")
+
+
+def test_pull_of_missing_tag_is_an_error_response(
+    docker: DockerCLI, ndy: NetDockyard, tmp_path: Path
+) -> None:
+    """Nothing is streamed before the registry answers: the missing manifest is an
+    HTTP 404, which the CLI prints as dockerd's "Error response from daemon"."""
+    from tests.unit.test_registry_server_helpers import running_server as registry
+
+    with registry(tmp_path / "registry") as reg:
+        target = f"{reg.address}/x:nope"
+        message = f"manifest for {target} not found: manifest unknown: manifest unknown"
+        r = docker("pull", target, timeout=60)
+        assert (r.code, r.out, r.err) == (1, "", f"Error response from daemon: {message}\n")
+        own = ndy("pull", target, check=False)
+        assert (own.code, own.err) == (r.code, r.err)

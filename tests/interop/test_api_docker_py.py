@@ -74,7 +74,8 @@ def test_exec_run(client) -> None:  # type: ignore[no-untyped-def]
         result = container.exec_run("tty", tty=True)
         assert result.output.startswith(b"/dev/pts/")
         result = container.exec_run(["sh", "-c", "echo x > /tmp/x"], detach=True)
-        assert result.exit_code is None
+        # docker-py inspects at once: None while it runs, then its code (as dockerd)
+        assert result.exit_code in (None, 0)
     finally:
         container.remove(force=True)
 

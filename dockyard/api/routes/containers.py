@@ -420,7 +420,13 @@ async def attach(request: web.Request) -> web.StreamResponse:
     if stream and container.status not in ACTIVE:
         entry = context.attaches.wait_for_start(container.id)
     link: MonitorLink | None = None
+    # as dockerd, whatever is streamed; before the client hears of the hijack, so
+    # that it comes before a start the client makes then
+    attributes = {"image": str(container.config.get("Image") or ""), "name": container.name}
     try:
+        await context.run(
+            lambda e: e.events.record("container", "attach", container.id, attributes)
+        )
         conn = await hijack(request, RAW_TYPE if tty else STREAM_TYPE, headers)
     except BaseException:
         if entry is not None:

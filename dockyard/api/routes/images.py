@@ -206,12 +206,13 @@ async def _progress_stream(
     request: web.Request, work: Callable[[Engine, Callable[[Any], None]], list[str]]
 ) -> web.StreamResponse:
     """Run ``work`` (pull or push) on a worker thread and stream its progress as
-    Docker's JSON messages; an error after the start is the stream's last message."""
+    Docker's JSON messages. As dockerd, the stream starts with the first message: an
+    error before it (a missing manifest, denied access) is a plain JSON error with
+    its status; an error after the start is the stream's last message."""
     context = ctx(request)
     await context.run(_distribution)
-    response = await json_stream_start(request)
     loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+    queue: asyncio.Queue[dict[str, Any] | DockyardError | None] = asyncio.Queue()
 
     def emit(event: Any) -> None:
         message: dict[str, Any] = {"status": event.status}
@@ -226,15 +227,23 @@ async def _progress_stream(
             for line in work(e, emit):
                 loop.call_soon_threadsafe(queue.put_nowait, {"status": line})
         except DockyardError as exc:
-            loop.call_soon_threadsafe(
-                queue.put_nowait, {"errorDetail": {"message": exc.message}, "error": exc.message}
-            )
+            loop.call_soon_threadsafe(queue.put_nowait, exc)
         finally:
             loop.call_soon_threadsafe(queue.put_nowait, None)
 
     task = loop.run_in_executor(context.pool, lambda: run(context.engine()))
-    while (message := await queue.get()) is not None:
+    first = await queue.get()
+    if isinstance(first, DockyardError):
+        await task
+        raise first
+    response = await json_stream_start(request)
+    message: dict[str, Any] | DockyardError | None = first
+    while message is not None:
+        if isinstance(message, DockyardError):
+            text = message.message
+            message = {"errorDetail": {"message": text}, "error": text}
         await write_json_line(response, message)
+        message = await queue.get()
     await task
     return response
 

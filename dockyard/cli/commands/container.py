@@ -319,6 +319,7 @@ def _wait_removed(e: Engine, container_id: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if e.containers.try_get(container_id) is None:
+            e.lifecycle.wait_run_dir_removed(container_id)  # the remover's last step
             return
         time.sleep(0.01)
 
