@@ -740,7 +740,9 @@ class NetworkService:
             if plan.resolv_mode == "internal":
                 from dockyard.network import dnsd
 
-                dnsd.notify_attach(self.engine, container.id, path)
+                dnsd.notify_attach(
+                self.engine.options.root, self.engine.options.run_root, container.id, path
+            )
         except BaseException:
             self.detach(container)
             raise
@@ -932,7 +934,7 @@ class NetworkService:
             if os.path.exists(os.path.join(self.run_dir, "dnsd.sock")):  # skip the import
                 from dockyard.network import dnsd
 
-                dnsd.notify_detach(self.engine, cid)
+                dnsd.notify_detach(self.engine.options.run_root, cid)
             netns.remove(path)
         self._clear_settings(container)
 
@@ -1052,7 +1054,9 @@ class NetworkService:
         if network.user_defined:
             from dockyard.network import dnsd
 
-            dnsd.notify_attach(self.engine, container.id, path)
+            dnsd.notify_attach(
+                self.engine.options.root, self.engine.options.run_root, container.id, path
+            )
 
     def disconnect(self, ref: str, container_ref: str, *, force: bool = False) -> None:
         container = self.engine.containers.try_get(container_ref)

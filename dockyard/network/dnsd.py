@@ -28,12 +28,9 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dockyard.network import dns
-
-if TYPE_CHECKING:
-    from dockyard.engine import Engine
 
 RESOLVER_IP = "127.0.0.11"
 FORWARD_TIMEOUT = 2.0
@@ -60,16 +57,17 @@ def _request(sock_path: str, message: dict[str, Any], timeout: float = 5.0) -> d
     return result
 
 
-def notify_attach(engine: Engine, container_id: str, netns_path: str) -> None:
-    """Have the resolver serve the container (starting the resolver if needed)."""
+def notify_attach(root: str, run_root: str, container_id: str, netns_path: str) -> None:
+    """Have the resolver of ``run_root`` serve the container (starting it if needed);
+    it reads names from the database under ``root``."""
     from dockyard.errors import SystemFailure
 
-    sock_path, _ = _paths(engine.options.run_root)
+    sock_path, _ = _paths(run_root)
     message = {"op": "attach", "id": container_id, "netns": netns_path}
     try:
         reply = _request(sock_path, message)
     except OSError:
-        _spawn(engine)
+        _spawn(root, run_root)
         deadline = time.monotonic() + 10
         respawn = time.monotonic() + 1
         while True:
@@ -81,31 +79,30 @@ def notify_attach(engine: Engine, container_id: str, netns_path: str) -> None:
                 if now > deadline:
                     raise SystemFailure("the embedded DNS server did not start") from None
                 if now > respawn:  # the one we started may have met an exiting one
-                    _spawn(engine)
+                    _spawn(root, run_root)
                     respawn = now + 1
                 time.sleep(0.01)
     if reply.get("error"):
         raise SystemFailure(f"embedded DNS server: {reply['error']}")
 
 
-def notify_detach(engine: Engine, container_id: str) -> None:
-    sock_path, _ = _paths(engine.options.run_root)
+def notify_detach(run_root: str, container_id: str) -> None:
+    sock_path, _ = _paths(run_root)
     if not os.path.exists(sock_path):
         return
     with contextlib.suppress(OSError, ValueError):
         _request(sock_path, {"op": "detach", "id": container_id})
 
 
-def _spawn(engine: Engine) -> None:
-    opts = engine.options
-    os.makedirs(os.path.join(opts.run_root, "network"), mode=0o700, exist_ok=True)
+def _spawn(root: str, run_root: str) -> None:
+    os.makedirs(os.path.join(run_root, "network"), mode=0o700, exist_ok=True)
     subprocess.Popen(
         [
             sys.executable,
             "-m",
             "dockyard.network.dnsd",
-            os.path.join(opts.root, "dockyard.db"),
-            opts.run_root,
+            os.path.join(root, "dockyard.db"),
+            run_root,
         ],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
