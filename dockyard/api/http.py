@@ -167,3 +167,14 @@ async def json_stream_start(request: web.Request) -> web.StreamResponse:
 
 async def write_json_line(response: web.StreamResponse, value: Any) -> None:
     await response.write(json.dumps(value, separators=(",", ":")).encode() + b"\n")
+
+
+def string_map(value: Any, what: str) -> dict[str, str]:
+    """A JSON object of strings (labels, options), or InvalidArgument naming ``what``."""
+    expect_type(value, dict, what)
+    out: dict[str, str] = {}
+    for k, v in (value or {}).items():
+        if not isinstance(v, str):
+            raise InvalidArgument(f"invalid type for {what}")
+        out[str(k)] = v
+    return out

@@ -16,6 +16,7 @@ from dockyard.api.http import (
     json_response,
     no_content,
     str_param,
+    string_map,
 )
 from dockyard.errors import InvalidArgument
 
@@ -31,16 +32,6 @@ def setup(router: Router) -> None:
     router.delete("/networks/{id}", remove)
     router.post("/networks/{id}/connect", connect)
     router.post("/networks/{id}/disconnect", disconnect)
-
-
-def _string_map(value: Any, what: str) -> dict[str, str]:
-    expect_type(value, dict, what)
-    out: dict[str, str] = {}
-    for k, v in (value or {}).items():
-        if not isinstance(v, str):
-            raise InvalidArgument(f"invalid type for {what}")
-        out[str(k)] = v
-    return out
 
 
 def _string(body: dict[str, Any], key: str, what: str | None = None) -> str:
@@ -103,14 +94,14 @@ def _ipam_request(ipam: dict[str, Any]) -> dict[str, Any]:
             gateways.append(gateway)
         if ip_range:
             ranges.append(ip_range)
-        aux.update(_string_map(cfg.get("AuxiliaryAddresses"), "IPAM.Config.AuxiliaryAddresses"))
+        aux.update(string_map(cfg.get("AuxiliaryAddresses"), "IPAM.Config.AuxiliaryAddresses"))
     return {
         "subnets": subnets,
         "gateways": gateways,
         "ip_ranges": ranges,
         "aux_addresses": aux,
         "ipam_driver": _string(ipam, "Driver", "IPAM.Driver") or "default",
-        "ipam_options": _string_map(ipam.get("Options"), "IPAM.Options"),
+        "ipam_options": string_map(ipam.get("Options"), "IPAM.Options"),
     }
 
 
@@ -134,8 +125,8 @@ async def create(request: web.Request) -> web.Response:
         internal=_bool(body, "Internal"),
         attachable=_bool(body, "Attachable"),
         ipv6=_bool(body, "EnableIPv6"),
-        labels=_string_map(body.get("Labels"), "Labels"),
-        options=_string_map(body.get("Options"), "Options"),
+        labels=string_map(body.get("Labels"), "Labels"),
+        options=string_map(body.get("Options"), "Options"),
         **keywords,
     )
 

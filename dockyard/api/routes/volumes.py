@@ -15,8 +15,8 @@ from dockyard.api.http import (
     json_object,
     json_response,
     no_content,
+    string_map,
 )
-from dockyard.errors import InvalidArgument
 
 if TYPE_CHECKING:
     from dockyard.engine import Engine
@@ -28,16 +28,6 @@ def setup(router: Router) -> None:
     router.post("/volumes/prune", prune)
     router.get("/volumes/{name}", inspect)
     router.delete("/volumes/{name}", remove)
-
-
-def _string_map(value: Any, what: str) -> dict[str, str]:
-    expect_type(value, dict, what)
-    out: dict[str, str] = {}
-    for k, v in (value or {}).items():
-        if not isinstance(v, str):
-            raise InvalidArgument(f"invalid type for {what}")
-        out[str(k)] = v
-    return out
 
 
 async def list_volumes(request: web.Request) -> web.Response:
@@ -53,8 +43,8 @@ async def create(request: web.Request) -> web.Response:
     body = await json_object(request)
     name = expect_type(body.get("Name"), str, "Name") or None
     driver = expect_type(body.get("Driver"), str, "Driver") or "local"
-    labels = _string_map(body.get("Labels"), "Labels")
-    options = _string_map(body.get("DriverOpts"), "DriverOpts")
+    labels = string_map(body.get("Labels"), "Labels")
+    options = string_map(body.get("DriverOpts"), "DriverOpts")
 
     def run(e: Engine) -> dict[str, Any]:
         volume = e.volumes.create(name, driver, labels, options)
