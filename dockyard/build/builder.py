@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, Any
 
 from dockyard.build import executor as X
 from dockyard.build import imageconfig as ic
-from dockyard.build.cache import BuildCache, StepInputs, base_key, step_key
 from dockyard.build.dockerfile import instructions as I
 from dockyard.build.progress import Progress, Vertex
 from dockyard.errors import DockyardError, InvalidArgument
+from dockyard.store.buildcache import BuildCache, StepInputs, base_key, step_key
 from dockyard.timeutil import rfc3339_nano
 
 if TYPE_CHECKING:

@@ -1,8 +1,9 @@
-"""The build service the Engine exposes: build, prune the build cache, its usage.
+"""The build cache as the Engine exposes it: its usage, its records, pruning it.
 
-The builder itself lives in :mod:`dockyard.build`; this is the engine's door to
-it, and the one place that knows how cache rows relate to layers and disk
-(``builder prune``, the ``Build Cache`` line of ``system df``).
+The one place that knows how cache rows relate to layers and disk (``builder
+prune``, the ``Build Cache`` line of ``system df``). The builder itself lives
+above the engine, in :mod:`dockyard.build`, and is called directly by the CLI,
+the API server and Compose.
 """
 
 from __future__ import annotations
@@ -15,10 +16,8 @@ from dataclasses import dataclass, field
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from dockyard.build.builder import BuildRequest, BuildResult
-    from dockyard.build.cache import BuildCache, CacheUsage
-    from dockyard.build.progress import Progress
     from dockyard.engine import Engine
+    from dockyard.store.buildcache import BuildCache, CacheUsage
 
 
 @dataclass
@@ -50,18 +49,13 @@ class BuildService:
 
     @property
     def cache(self) -> BuildCache:
-        from dockyard.build.cache import BuildCache
+        from dockyard.store.buildcache import BuildCache
 
         return BuildCache(self.engine.db)
 
     @property
     def cache_mounts_dir(self) -> str:
         return os.path.join(self.engine.options.root, "build-cache-mounts")
-
-    def build(self, request: BuildRequest, progress: Progress) -> BuildResult:
-        from dockyard.build.builder import Builder
-
-        return Builder(self.engine, request, progress).build()
 
     def usage(self) -> list[CacheUsage]:
         return self.cache.usage(self.engine.leases.held("layer"))

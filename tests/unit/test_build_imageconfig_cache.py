@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from dockyard.build import imageconfig as ic
-from dockyard.build.cache import BuildCache, StepInputs, base_key, step_key
 from dockyard.build.progress import Progress
+from dockyard.store.buildcache import BuildCache, StepInputs, base_key, step_key
 from dockyard.store.metadata import Database
 
 

@@ -201,7 +201,7 @@ def _error(message: str) -> dict[str, Any]:
 
 async def build(request: web.Request) -> web.StreamResponse:
     from dockyard.api.bridge import buffered_reader
-    from dockyard.build.builder import BuildFailed, BuildRequest
+    from dockyard.build.builder import Builder, BuildFailed, BuildRequest
     from dockyard.build.context import load_context
 
     options = _request_options(request)
@@ -236,7 +236,7 @@ async def build(request: web.Request) -> web.StreamResponse:
 
         def run(e: Engine) -> None:
             try:
-                result = e.builds.build(build_request, ClassicProgress(emit, quiet))
+                result = Builder(e, build_request, ClassicProgress(emit, quiet)).build()
                 emit({"aux": {"ID": result.image_id}})
                 if quiet:
                     emit({"stream": result.image_id + "\n"})

@@ -103,7 +103,9 @@ def cmd_build(engine: EngineFactory, argv: list[str], name: str) -> int:
 
         old = signal.signal(signal.SIGTERM, terminated)
         try:
-            result = engine().builds.build(request, progress)
+            from dockyard.build.builder import Builder
+
+            result = Builder(engine(), request, progress).build()
         except BuildFailed as err:
             progress.close(False)
             sys.stderr.write(_failure_text(err, mode))

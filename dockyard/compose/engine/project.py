@@ -297,11 +297,10 @@ class ComposeProject:
         if spec is None:
             raise ComposeFailure(f"service {name} has no build section")
         try:
-            from dockyard.build.builder import BuildRequest
+            from dockyard.build.builder import Builder, BuildRequest
             from dockyard.build.context import load_context
             from dockyard.build.progress import Progress as BuildProgress
 
-            builds = self.engine.builds
         except ImportError:
             raise ComposeFailure(
                 f"building {name}: the builder is not available in this dockyard build"
@@ -342,7 +341,7 @@ class ComposeProject:
             progress = BuildProgress("quiet" if quiet else self.progress.mode)
             self.progress.event("Service", name, "Building")
             try:
-                result = builds.build(request, progress)
+                result = Builder(self.engine, request, progress).build()
             except DockyardError as exc:
                 raise ComposeFailure(f"failed to solve: {exc.message}") from None
         finally:
