@@ -100,6 +100,18 @@ def _stop_zygotes(request: pytest.FixtureRequest) -> Iterator[None]:
     for pattern in ("*/monitor/zygote.pid", "*/*/monitor/zygote.pid"):
         for pid_file in tmp.glob(pattern):
             stop_zygote(pid_file.parent.parent)
+    for name in ("dnsd.pid", "portd.pid"):  # the run roots' DNS server and port proxy
+        for pid_file in [*tmp.glob(f"*/network/{name}"), *tmp.glob(f"*/*/network/{name}")]:
+            _terminate_by_pid_file(pid_file)
+
+
+def _terminate_by_pid_file(pid_file: Path) -> None:
+    import signal
+
+    with contextlib.suppress(OSError, ValueError):
+        pid = int(pid_file.read_text().strip() or 0)
+        if pid > 1:
+            os.kill(pid, signal.SIGTERM)
 
 
 def stop_zygote(run_root: Path) -> None:

@@ -191,6 +191,20 @@ class NetworkService:
         return Firewall()
 
     @property
+    def firewall6(self) -> Firewall:
+        from dockyard.network.firewall import Firewall
+
+        return Firewall("ip6tables")
+
+    @property
+    def _has_ip6tables(self) -> bool:
+        """Whether ip6tables is installed: an IPv6 network's isolation rules need it,
+        unless daemon.json ``ip6tables`` asks for its NAT too (then it must be)."""
+        import shutil
+
+        return self.ip6tables_enabled or shutil.which("ip6tables-restore") is not None
+
+    @property
     def iptables_enabled(self) -> bool:
         return self.engine.options.daemon.get("iptables", True) is not False
 
@@ -254,8 +268,13 @@ class NetworkService:
         mtu = str(daemon.get("mtu") or 1500)
         icc = "false" if daemon.get("icc") is False else "true"
         masq = "false" if daemon.get("ip-masq") is False else "true"
+        configs = [pool.to_api()]
+        cidr6 = str(daemon.get("fixed-cidr-v6") or "")
+        if daemon.get("ipv6") is True and cidr6:  # dockerd --ipv6 --fixed-cidr-v6
+            configs.append(ipam.pool6_from_request(cidr6).to_api())
         return {
-            "IPAM": {"Driver": "default", "Options": None, "Config": [pool.to_api()]},
+            "IPAM": {"Driver": "default", "Options": None, "Config": configs},
+            "EnableIPv6": len(configs) > 1,
             "Options": {
                 "com.docker.network.bridge.default_bridge": "true",
                 OPT_ICC: icc,
@@ -267,6 +286,11 @@ class NetworkService:
             "Labels": {},
             "BridgeDevice": device,
         }
+
+    def _engine_id(self) -> str:
+        from dockyard.engine.system import _engine_id
+
+        return _engine_id(self.engine.options.root)
 
     def _subnets_in_use(self, conn: Any) -> list[ipaddress.IPv4Network]:
         nets = []
@@ -356,12 +380,7 @@ class NetworkService:
             raise InvalidArgument("an IPv6 subnet needs an IPv6 network (--ipv6)")
         if len(subnets6) > 1:
             raise Unsupported("dockyard supports one IPv6 subnet per network")
-        if ipv6:
-            if not subnets6:
-                raise Conflict(
-                    "could not find an available, non-overlapping IPv6 address pool among the"
-                    " defaults to assign to the network"
-                )
+        if ipv6 and subnets6:
             pool6 = ipam.pool6_from_request(subnets6[0], gateways6[0] if gateways6 else "")
         elif gateways6:
             raise InvalidArgument(f"no matching subnet for gateway {gateways6[0]}")
@@ -406,6 +425,14 @@ class NetworkService:
                 or ipam.overlaps(pool6.subnet, ipam.host_routes6())
             ):
                 raise Conflict("Pool overlaps with other one on this address space")
+            if ipv6 and pool6 is None:  # docker's default IPv6 pools (a ULA /48 of its own)
+                daemon_pools = self.engine.options.daemon.get("default-address-pools")
+                subnet6 = ipam.choose_subnet6(
+                    ipam.parse_pools6(daemon_pools) or [ipam.ula_pool(self._engine_id())],
+                    self._subnets6_in_use(conn),
+                    ipam.host_routes6(),
+                )
+                pool6 = ipam.Pool6(subnet=subnet6, gateway=subnet6[1])
             config = {
                 "IPAM": {
                     "Driver": "default",
@@ -419,6 +446,7 @@ class NetworkService:
                 "Labels": dict(labels or {}),
                 "BridgeDevice": device,
                 "UserPool": user_pool,
+                "UserPool6": bool(subnets6),
             }
             now = time.time()
             conn.execute(
@@ -451,21 +479,36 @@ class NetworkService:
         if self.engine.options.daemon.get("ip-forward", True) is not False:
             _write_sysctl("/proc/sys/net/ipv4/ip_forward", "1", only_if_not="1")
         if self.iptables_enabled:
-            from dockyard.network.firewall import BridgeNet, net_tag, network_rules
+            from dockyard.network.firewall import BridgeNet, net_tag, network_rules, network_rules6
 
             opts = network.options
-            rules = network_rules(
-                BridgeNet(
-                    id=network.id,
-                    bridge=network.bridge_device,
-                    subnet=str(pool.subnet),
-                    internal=network.internal,
-                    masquerade=_truthy(opts.get(OPT_MASQ)),
-                    icc=_truthy(opts.get(OPT_ICC)),
-                )
+            net = BridgeNet(
+                id=network.id,
+                bridge=network.bridge_device,
+                subnet=str(pool.subnet),
+                internal=network.internal,
+                masquerade=_truthy(opts.get(OPT_MASQ)),
+                icc=_truthy(opts.get(OPT_ICC)),
             )
-            self.firewall.add(net_tag(network.bridge_device), rules)
+            self.firewall.add(net_tag(network.bridge_device), network_rules(net))
+            if pool6 is not None and self._has_ip6tables:
+                net6 = BridgeNet(
+                    net.id, net.bridge, str(pool6.subnet), net.internal, net.masquerade, net.icc
+                )
+                rules6 = network_rules6(net6, nat=self.ip6tables_enabled)
+                self.firewall6.add(net_tag(network.bridge_device), rules6)
+                if self.ip6tables_enabled and self.engine.options.daemon.get("ip-forward", True):
+                    self._enable_ipv6_forwarding()
             self._mark_rules(network, present=True)
+
+    def _enable_ipv6_forwarding(self) -> None:
+        """As dockerd for an IPv6 bridge with ip6tables on: IPv6 forwarding on, and
+        when it was off, ip6tables' FORWARD policy DROP (only the bridges forward)."""
+        path = "/proc/sys/net/ipv6/conf/all/forwarding"
+        if (_read(path) or "").strip() in ("", "1"):
+            return
+        self.firewall6.drop_forwarding()
+        _write_sysctl(path, "1")
 
     def _rules_marker(self, network: Network) -> str:
         return os.path.join(self.run_dir, f"rules.{network.bridge_device}")
@@ -490,6 +533,9 @@ class NetworkService:
         if self.iptables_enabled:
             with contextlib.suppress(DockyardError):
                 self.firewall.remove(net_tag(network.bridge_device))
+            if network.pool6 is not None and self._has_ip6tables:
+                with contextlib.suppress(DockyardError):
+                    self.firewall6.remove(net_tag(network.bridge_device))
         if network.user_defined:
             bridge.delete_link(network.bridge_device)
 
@@ -598,10 +644,13 @@ class NetworkService:
 
     def inspect(self, network: Network) -> dict[str, Any]:
         containers: dict[str, Any] = {}
-        names = {c.id: c.name for c in self.engine.containers.all()}
+        everyone = {c.id: c for c in self.engine.containers.all()}
+        names = {cid: c.name for cid, c in everyone.items()}
         prefix = network.pools[0].subnet.prefixlen if network.pools else 0
         for row in self.endpoints(network.id):
-            v6 = _address6(network, ipaddress.IPv4Address(row["address"]))
+            owner = everyone.get(row["container_id"])
+            wanted = _requested6(owner.spec, network) if owner is not None else ""
+            v6 = _address6(network, ipaddress.IPv4Address(row["address"]), wanted)
             containers[row["container_id"]] = {
                 "Name": names.get(row["container_id"], ""),
                 "EndpointID": _endpoint_id(network.id, row["container_id"]),
@@ -645,9 +694,13 @@ class NetworkService:
             network = self.get(key)
             ep = dict(endpoints.get(key) or {})
             ipam_cfg = ep.get("IPAMConfig") or {}
-            if (ipam_cfg.get("IPv4Address") or ipam_cfg.get("IPv6Address")) and (
-                not network.user_defined or not network.config.get("UserPool")
-            ):
+            want4, want6 = ipam_cfg.get("IPv4Address"), ipam_cfg.get("IPv6Address")
+            if (want4 or want6) and not network.user_defined:
+                raise InvalidArgument(
+                    "user specified IP address is supported on user defined networks only"
+                )
+            user6 = network.pool6 is not None and network.config.get("UserPool6", True)
+            if (want4 and not network.config.get("UserPool")) or (want6 and not user6):
                 raise InvalidArgument(
                     "user specified IP address is supported only when connecting to networks"
                     " with user configured subnets"
@@ -656,11 +709,14 @@ class NetworkService:
                 raise InvalidArgument(
                     "network-scoped alias is supported only for containers in user defined networks"
                 )
-            if ipam_cfg.get("IPv6Address"):
-                raise Unsupported(
-                    "a chosen IPv6 address (--ip6) is not supported by dockyard yet: an"
-                    " endpoint's IPv6 address follows its IPv4 address"
-                )
+            if want6:
+                addr6 = _ip6(str(want6))
+                pool6 = network.pool6
+                if pool6 is None or addr6 not in pool6.subnet:
+                    raise InvalidArgument(
+                        f"Invalid address {addr6}: It does not belong to any of this network's"
+                        " subnets"
+                    )
             if ipam_cfg.get("IPv4Address"):
                 addr = ipam._ip(ipam_cfg["IPv4Address"], "IPv4")
                 if addr not in network.pools[0].subnet:
@@ -701,15 +757,14 @@ class NetworkService:
                 bridge.lo_up(path)
                 return plan
             settings_networks: dict[str, Any] = {}
-            first: tuple[Network, str] | None = None
+            first: tuple[Network, str, str] | None = None
             with self._locked():
                 for index, (network, ep) in enumerate(networks):
                     if not network.is_bridge:
                         continue
                     self._ensure_bridge_ready(network)
-                    address, mac = self._allocate(network, container, ep)
+                    address, mac, v6 = self._allocate(network, container, ep)
                     pool = network.pools[0]
-                    v6 = _address6(network, address)
                     bridge.add_endpoint(
                         bridge=network.bridge_device,
                         netns_path=path,
@@ -729,20 +784,25 @@ class NetworkService:
                         plan.resolv_mode = "internal"
                     plan.host_gateways.append(str(pool.gateway))
                     if first is None:
-                        first = (network, str(address))
+                        first = (network, str(address), str(v6.ip) if v6 else "")
                     settings_networks[network.name] = _endpoint_settings(
                         network, container, str(address), mac, ep
                     )
                 ports: dict[str, Any] = {}
+                proxied: _List[dict[str, Any]] = []
                 if first is not None:
-                    ports = self._publish(container, first[0], first[1])
+                    ports, proxied = self._publish(container, first[0], first[1], first[2])
             self._store_settings(container, settings_networks, ports, path)
+            if proxied:
+                from dockyard.network import portd
+
+                portd.publish(self.engine.options.run_root, container.id, path, proxied)
             if plan.resolv_mode == "internal":
                 from dockyard.network import dnsd
 
                 dnsd.notify_attach(
-                self.engine.options.root, self.engine.options.run_root, container.id, path
-            )
+                    self.engine.options.root, self.engine.options.run_root, container.id, path
+                )
         except BaseException:
             self.detach(container)
             raise
@@ -790,9 +850,12 @@ class NetworkService:
 
     def _allocate(
         self, network: Network, container: Container, ep: dict[str, Any]
-    ) -> tuple[ipaddress.IPv4Address, str]:
+    ) -> tuple[ipaddress.IPv4Address, str, ipaddress.IPv6Interface | None]:
+        """The endpoint's addresses (IPv4, and IPv6 on an ``--ipv6`` network: the one
+        asked for with ``--ip6``, else derived from the IPv4 one) and MAC, recorded."""
         pool = network.pools[0]
         requested = (ep.get("IPAMConfig") or {}).get("IPv4Address") or ""
+        requested6 = str((ep.get("IPAMConfig") or {}).get("IPv6Address") or "")
         with self.db.transaction() as conn:
             conn.execute(
                 "DELETE FROM network_endpoints WHERE network_id = ? AND container_id = ?",
@@ -810,6 +873,9 @@ class NetworkService:
                 if "no available" in exc.message:
                     raise Conflict(f"{exc.message}: {network.name} ({network.id[:12]})") from None
                 raise
+            v6 = _address6(network, address, requested6)
+            if v6 is not None and v6.ip in self._taken6(conn, network, container.id):
+                raise Conflict("Address already in use")
             mac = (
                 ep.get("MacAddress") or container.config.get("MacAddress") or ipam.mac_for(address)
             )
@@ -827,10 +893,46 @@ class NetworkService:
                     _veth_name(network.id, container.id),
                 ),
             )
-        return address, mac
+        return address, mac, v6
 
-    def _publish(self, container: Container, network: Network, address: str) -> dict[str, Any]:
+    def _taken6(self, conn: Any, network: Network, container_id: str) -> set[ipaddress.IPv6Address]:
+        """IPv6 addresses of the network's other endpoints, and its gateway."""
+        pool6 = network.pool6
+        taken: set[ipaddress.IPv6Address] = set()
+        if pool6 is None:
+            return taken
+        taken.add(pool6.gateway)
+        rows = conn.execute(
+            "SELECT e.address, c.config FROM network_endpoints e JOIN containers c"
+            " ON c.id = e.container_id WHERE e.network_id = ? AND e.container_id != ?",
+            (network.id, container_id),
+        )
+        for row in rows:
+            wanted = _requested6(json.loads(row["config"]), network)
+            with contextlib.suppress(DockyardError, ValueError):
+                v6 = _address6(network, ipaddress.IPv4Address(row["address"]), wanted)
+                if v6 is not None:
+                    taken.add(v6.ip)
+        return taken
+
+    @property
+    def userland_proxy(self) -> bool:
+        """daemon.json ``userland-proxy`` (default true): the port proxy holds the
+        published host ports and carries IPv6 to them."""
+        return self.engine.options.daemon.get("userland-proxy", True) is not False
+
+    @property
+    def ip6tables_enabled(self) -> bool:
+        """daemon.json ``ip6tables`` (opt-in, as dockerd 20.10's): IPv6 NAT and DNAT."""
+        return self.iptables_enabled and self.engine.options.daemon.get("ip6tables") is True
+
+    def _publish(
+        self, container: Container, network: Network, address: str, address6: str
+    ) -> tuple[dict[str, Any], _List[dict[str, Any]]]:
+        """Choose and record the host ports, add their DNAT rules; return the
+        NetworkSettings.Ports map and what the port proxy is to hold."""
         from dockyard.network import ports as portlib
+        from dockyard.network.firewall import PortRule
 
         hc = container.host_config
         bindings = portlib.bindings_from_host_config(
@@ -840,8 +942,15 @@ class NetworkService:
         )
         result: dict[str, Any] = {k: None for k in (container.config.get("ExposedPorts") or {})}
         if not bindings:
-            return result
-        rules = []
+            return result, []
+        proxy = self.userland_proxy
+        # docker publishes an unspecified host address on 0.0.0.0 and, where the host
+        # has IPv6 and something can carry it (the proxy, or DNAT to the container's
+        # own IPv6 address), on :: too, with the same host port.
+        also_v6 = portlib.host_has_ipv6() and (proxy or bool(address6 and self.ip6tables_enabled))
+        rules: _List[PortRule] = []
+        rules6: _List[PortRule] = []
+        proxied: _List[dict[str, Any]] = []
         with self.db.transaction() as conn:
             taken = [
                 (r["proto"], r["host_ip"], r["host_port"])
@@ -852,37 +961,73 @@ class NetworkService:
             ]
             conn.execute("DELETE FROM published_ports WHERE container_id = ?", (container.id,))
             for b in bindings:
-                host_port = portlib.choose_host_port(b, taken)
-                host_ip = b.host_ip or "0.0.0.0"
-                taken.append((b.proto, host_ip, host_port))
-                conn.execute(
-                    "INSERT INTO published_ports"
-                    " (container_id, proto, host_ip, host_port, container_port)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (container.id, b.proto, host_ip, host_port, b.container_port),
-                )
-                from dockyard.network.firewall import PortRule
-
-                rules.append(
-                    PortRule(
-                        b.proto,
-                        b.host_ip,
-                        host_port,
-                        address,
-                        b.container_port,
-                        network.bridge_device,
+                if b.host_ip:
+                    _ip_of_binding(b.host_ip)
+                hosts = [b.host_ip] if b.host_ip else ["0.0.0.0", *(["::"] if also_v6 else [])]
+                host_port = 0
+                for host_ip in hosts:
+                    if host_port:  # the :: twin of 0.0.0.0 gets the same port
+                        host_port = portlib.choose_host_port(
+                            portlib.Binding(b.proto, b.container_port, host_ip, host_port), taken
+                        )
+                    else:
+                        host_port = portlib.choose_host_port(
+                            portlib.Binding(
+                                b.proto, b.container_port, host_ip, b.host_port, b.host_port_end
+                            ),
+                            taken,
+                        )
+                    taken.append((b.proto, host_ip, host_port))
+                    conn.execute(
+                        "INSERT INTO published_ports"
+                        " (container_id, proto, host_ip, host_port, container_port)"
+                        " VALUES (?, ?, ?, ?, ?)",
+                        (container.id, b.proto, host_ip, host_port, b.container_port),
                     )
-                )
-                result.setdefault(b.key, None)
-                result[b.key] = [
-                    *(result[b.key] or []),
-                    {"HostIp": host_ip, "HostPort": str(host_port)},
-                ]
+                    v6 = ":" in host_ip
+                    if not v6:
+                        rules.append(
+                            PortRule(
+                                b.proto,
+                                host_ip,
+                                host_port,
+                                address,
+                                b.container_port,
+                                network.bridge_device,
+                            )
+                        )
+                    elif address6 and host_ip != "::1":  # the kernel cannot DNAT ::1
+                        rules6.append(
+                            PortRule(
+                                b.proto,
+                                host_ip,
+                                host_port,
+                                address6,
+                                b.container_port,
+                                network.bridge_device,
+                            )
+                        )
+                    if b.proto in ("tcp", "udp"):  # SCTP: by its DNAT rules alone
+                        proxied.append(
+                            {
+                                "proto": b.proto,
+                                "host_ip": host_ip,
+                                "host_port": host_port,
+                                "target_ip": address6 if v6 and address6 else address,
+                                "target_port": b.container_port,
+                            }
+                        )
+                    result[b.key] = [
+                        *(result.get(b.key) or []),
+                        {"HostIp": host_ip, "HostPort": str(host_port)},
+                    ]
             if self.iptables_enabled:
                 from dockyard.network.firewall import ctr_tag, port_rules
 
                 self.firewall.add(ctr_tag(container.id), port_rules(container.id, rules))
-        return result
+                if rules6 and self.ip6tables_enabled:
+                    self.firewall6.add(ctr_tag(container.id), port_rules(container.id, rules6))
+        return result, (proxied if proxy and hc.get("NetworkMode") != "host" else [])
 
     def _store_settings(
         self, container: Container, networks: dict[str, Any], ports: dict[str, Any], sandbox: str
@@ -919,12 +1064,23 @@ class NetworkService:
         if not rows and not published and not os.path.exists(path):
             self._clear_settings(container)
             return
+        if published and os.path.exists(os.path.join(self.run_dir, "ports", f"{cid}.json")):
+            from dockyard.network import portd
+
+            portd.unpublish(self.engine.options.run_root, cid)  # the host ports are free again
         with self._locked():
             if self.iptables_enabled and published:
                 from dockyard.network.firewall import ctr_tag
 
                 with contextlib.suppress(DockyardError):
                     self.firewall.remove(ctr_tag(cid))
+                v6_rows = self.db.conn.execute(
+                    "SELECT 1 FROM published_ports WHERE container_id = ? AND host_ip LIKE '%:%'",
+                    (cid,),
+                ).fetchone()
+                if v6_rows is not None and self.ip6tables_enabled:
+                    with contextlib.suppress(DockyardError):
+                        self.firewall6.remove(ctr_tag(cid))
             for row in rows:
                 bridge.delete_link(row["host_if"])
             with self.db.transaction() as conn:
@@ -968,7 +1124,13 @@ class NetworkService:
     # ------------------------------------------------------------- connect / disconnect
 
     def connect(
-        self, ref: str, container_ref: str, *, ip: str = "", aliases: _List[str] | None = None
+        self,
+        ref: str,
+        container_ref: str,
+        *,
+        ip: str = "",
+        ip6: str = "",
+        aliases: _List[str] | None = None,
     ) -> None:
         network = self.get(ref)
         container = self.engine.containers.get(container_ref)
@@ -993,8 +1155,8 @@ class NetworkService:
                 " private (none) mode"
             )
         endpoint: dict[str, Any] = {}
-        if ip:
-            endpoint["IPAMConfig"] = {"IPv4Address": ip}
+        if ip or ip6:
+            endpoint["IPAMConfig"] = {"IPv4Address": ip, "IPv6Address": ip6}
         if aliases:
             endpoint["Aliases"] = list(aliases)
         probe = {"EndpointsConfig": {network.name: endpoint}}
@@ -1024,10 +1186,9 @@ class NetworkService:
             index += 1
         with self._locked():
             self._ensure_bridge_ready(network)
-            address, mac = self._allocate(network, container, endpoint)
+            address, mac, v6 = self._allocate(network, container, endpoint)
             pool = network.pools[0]
             try:
-                v6 = _address6(network, address)
                 bridge.add_endpoint(
                     bridge=network.bridge_device,
                     netns_path=path,
@@ -1143,13 +1304,40 @@ def _endpoints_config(container: Container) -> dict[str, Any]:
     return eps
 
 
-def _address6(network: Network, address: ipaddress.IPv4Address) -> ipaddress.IPv6Interface | None:
-    """The endpoint's IPv6 address (with prefix) on an ``--ipv6`` network."""
+def _address6(
+    network: Network, address: ipaddress.IPv4Address, requested: str = ""
+) -> ipaddress.IPv6Interface | None:
+    """The endpoint's IPv6 address (with prefix) on an ``--ipv6`` network: the one
+    asked for (``--ip6``), else the one derived from its IPv4 address."""
     pool6 = network.pool6
     if pool6 is None:
         return None
-    ip6 = ipam.address6_for(pool6, network.pools[0], address)
+    ip6 = _ip6(requested) if requested else ipam.address6_for(pool6, network.pools[0], address)
     return ipaddress.IPv6Interface(f"{ip6}/{pool6.subnet.prefixlen}")
+
+
+def _ip_of_binding(text: str) -> None:
+    """A -p host address must be an IP address (docker's message otherwise)."""
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        raise InvalidArgument(f"invalid IP address: {text}") from None
+
+
+def _ip6(text: str) -> ipaddress.IPv6Address:
+    try:
+        return ipaddress.IPv6Address(text)
+    except ValueError:
+        raise InvalidArgument(f"invalid IPv6 address: {text}") from None
+
+
+def _requested6(spec: dict[str, Any], network: Network) -> str:
+    """The ``--ip6`` address a container's record asks for on ``network`` ("" if none)."""
+    eps = (spec.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
+    for key, ep in eps.items():
+        if ep and (ep.get("NetworkID") == network.id or key in (network.name, network.id)):
+            return str((ep.get("IPAMConfig") or {}).get("IPv6Address") or "")
+    return ""
 
 
 def _gateway6(network: Network) -> ipaddress.IPv6Address | None:
@@ -1171,7 +1359,8 @@ def _endpoint_settings(
     network: Network, container: Container, address: str, mac: str, ep: dict[str, Any]
 ) -> dict[str, Any]:
     pool = network.pools[0]
-    v6 = _address6(network, ipaddress.IPv4Address(address))
+    requested6 = str((ep.get("IPAMConfig") or {}).get("IPv6Address") or "")
+    v6 = _address6(network, ipaddress.IPv4Address(address), requested6)
     aliases = list(ep.get("Aliases") or []) or None
     dns_names = None
     if network.user_defined:

@@ -7,6 +7,11 @@ tag already present is not added again) and removing needs no bookkeeping: the
 tagged lines of ``iptables-save`` are turned into ``-D`` lines and applied in one
 ``iptables-restore --noflush`` call.
 
+IPv6 networks get the same chains in ip6tables (``Firewall("ip6tables")``):
+forwarding and isolation always, outbound NAT and DNAT of published ports only
+with daemon.json ``ip6tables: true`` (opt-in, as in dockerd 20.10). Connections
+to ``::1`` are never DNATed (the kernel cannot); the port proxy carries them.
+
 Rule generation is pure (see the ``*_rules`` functions); :class:`Firewall` applies.
 """
 
@@ -37,6 +42,13 @@ JUMPS: tuple[tuple[str, str, str], ...] = (
     ("nat", "PREROUTING", "-m addrtype --dst-type LOCAL -j DOCKYARD"),
     ("nat", "OUTPUT", "-m addrtype --dst-type LOCAL -j DOCKYARD"),
     ("nat", "POSTROUTING", "-j DOCKYARD-POSTROUTING"),
+)
+
+# ip6tables: the same, but connections to ::1 are left alone (the kernel cannot DNAT
+# them to a container; the port proxy carries them), as docker's userland-proxy rule.
+JUMPS6: tuple[tuple[str, str, str], ...] = tuple(
+    (t, c, "! -d ::1/128 -m addrtype --dst-type LOCAL -j DOCKYARD") if c == "OUTPUT" else (t, c, r)
+    for t, c, r in JUMPS
 )
 
 Rule = tuple[str, str, str]  # (table, chain, rule text after the chain name)
@@ -119,28 +131,55 @@ def network_rules(net: BridgeNet) -> list[Rule]:
     return _tagged(net_tag(net.bridge), rules)
 
 
+def network_rules6(net: BridgeNet, nat: bool) -> list[Rule]:
+    """The ip6tables rules of an ``--ipv6`` bridge: forwarding and isolation always
+    (so IPv6 does not cross networks where the host forwards it), outbound NAT of
+    its IPv6 subnet only with daemon.json ``ip6tables`` (``nat``), as dockerd's."""
+    rules = [
+        rule
+        for rule in network_rules(
+            BridgeNet(net.id, net.bridge, net.subnet, net.internal, False, net.icc)
+        )
+        if "--src-type LOCAL" not in rule[2]  # route_localnet has no IPv6 twin
+    ]
+    if nat and net.masquerade and not net.internal:
+        rules += _tagged(
+            net_tag(net.bridge),
+            [("nat", "DOCKYARD-POSTROUTING", f"-s {net.subnet} ! -o {net.bridge} -j MASQUERADE")],
+        )
+    return rules
+
+
 def port_rules(container_id: str, ports: Sequence[PortRule]) -> list[Rule]:
-    """DNAT from the host port, accept into the bridge, and hairpin masquerade."""
+    """DNAT from the host port, accept into the bridge, and hairpin masquerade
+    (iptables or ip6tables rules, by the family of the container's address)."""
     rules: list[Rule] = []
     for p in ports:
-        dest = f"-d {p.host_ip}/32 " if p.host_ip and p.host_ip not in ("0.0.0.0", "::") else ""
+        v6 = ":" in p.container_ip
+        bits = 128 if v6 else 32
+        dest = f"-d {p.host_ip}/{bits} " if p.host_ip and p.host_ip not in ("0.0.0.0", "::") else ""
+        to = (
+            f"[{p.container_ip}]:{p.container_port}"
+            if v6
+            else f"{p.container_ip}:{p.container_port}"
+        )
         rules += [
             (
                 "nat",
                 "DOCKYARD",
                 f"{dest}-p {p.proto} -m {p.proto} --dport {p.host_port}"
-                f" -j DNAT --to-destination {p.container_ip}:{p.container_port}",
+                f" -j DNAT --to-destination {to}",
             ),
             (
                 "filter",
                 "DOCKYARD",
-                f"-d {p.container_ip}/32 -o {p.bridge} -p {p.proto} -m {p.proto}"
+                f"-d {p.container_ip}/{bits} -o {p.bridge} -p {p.proto} -m {p.proto}"
                 f" --dport {p.container_port} -j ACCEPT",
             ),
             (
                 "nat",
                 "DOCKYARD-POSTROUTING",
-                f"-s {p.container_ip}/32 -d {p.container_ip}/32 -p {p.proto} -m {p.proto}"
+                f"-s {p.container_ip}/{bits} -d {p.container_ip}/{bits} -p {p.proto} -m {p.proto}"
                 f" --dport {p.container_port} -j MASQUERADE",
             ),
         ]
@@ -181,11 +220,12 @@ def parse_save(text: str) -> dict[str, tuple[set[str], list[str]]]:
 
 def base_changes(
     saved: dict[str, tuple[set[str], list[str]]],
+    jumps: Sequence[tuple[str, str, str]] = JUMPS,
 ) -> tuple[list[tuple[str, str]], dict[str, list[str]]]:
     """The chains and jumps missing from ``saved``."""
     chains = [(t, c) for t, c in CHAINS if c not in saved.get(t, (set(), []))[0]]
     lines: dict[str, list[str]] = {}
-    for table, chain, rule in JUMPS:
+    for table, chain, rule in jumps:
         existing = saved.get(table, (set(), []))[1]
         if f"-A {chain} {rule}" not in existing:
             lines.setdefault(table, []).append(f"-I {chain} 1 {rule}")
@@ -213,11 +253,12 @@ class Firewall:
     def __init__(self, iptables: str = "iptables") -> None:
         self.save_cmd = f"{iptables}-save"
         self.restore_cmd = f"{iptables}-restore"
+        self.jumps = JUMPS6 if iptables == "ip6tables" else JUMPS
 
     def _save(self) -> dict[str, tuple[set[str], list[str]]]:
         proc = subprocess.run([self.save_cmd], capture_output=True, text=True, check=False)
         if proc.returncode != 0:
-            raise SystemFailure(f"iptables-save failed: {proc.stderr.strip()}")
+            raise SystemFailure(f"{self.save_cmd} failed: {proc.stderr.strip()}")
         return parse_save(proc.stdout)
 
     def _restore(self, text: str) -> None:
@@ -229,12 +270,12 @@ class Firewall:
             check=False,
         )
         if proc.returncode != 0:
-            raise SystemFailure(f"iptables failed: {proc.stderr.strip()}\n{text}")
+            raise SystemFailure(f"{self.restore_cmd} failed: {proc.stderr.strip()}\n{text}")
 
     def add(self, tag: str, rules: Sequence[Rule]) -> None:
         """Ensure dockyard's chains and jumps, then add ``rules`` unless ``tag`` is present."""
         saved = self._save()
-        chains, lines = base_changes(saved)
+        chains, lines = base_changes(saved, self.jumps)
         marker = f'"{tag}"'
         present = any(
             marker in line or line.endswith(tag) for _, rs in saved.values() for line in rs
@@ -250,6 +291,15 @@ class Firewall:
         lines = removal_lines(saved, tag)
         if lines:
             self._restore(restore_text(lines))
+
+    def drop_forwarding(self) -> None:
+        """FORWARD policy DROP: what dockerd does when it turns forwarding on, so the
+        host does not start routing everything else too (dockyard's own chains,
+        jumped to from FORWARD, accept the bridges' traffic)."""
+        cmd = self.save_cmd.replace("-save", "")
+        proc = subprocess.run([cmd, "-w", "-P", "FORWARD", "DROP"], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise SystemFailure(f"{cmd} -P FORWARD DROP failed: {proc.stderr.strip()}")
 
     def tagged_rules(self, tag: str) -> list[str]:
         saved = self._save()

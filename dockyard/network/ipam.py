@@ -68,6 +68,8 @@ def parse_pools(daemon_pools: Sequence[dict[str, Any]] | None) -> list[tuple[str
     for entry in daemon_pools:
         base = str(entry.get("base") or entry.get("Base") or "")
         size = int(entry.get("size") or entry.get("Size") or 0)
+        if ":" in base:
+            continue  # an IPv6 pool: parse_pools6
         try:
             net = IPv4Network(base)
         except ValueError:
@@ -75,6 +77,8 @@ def parse_pools(daemon_pools: Sequence[dict[str, Any]] | None) -> list[tuple[str
         if not net.prefixlen <= size <= 32:
             raise InvalidArgument(f"invalid pools size: {size}")
         pools.append((base, size))
+    if not pools:
+        return list(DEFAULT_POOLS)
     return pools
 
 
@@ -249,6 +253,52 @@ def address6_for(pool6: Pool6, pool: PoolConfig, address: IPv4Address) -> IPv6Ad
     if candidate not in pool6.subnet or candidate == pool6.gateway:
         raise Conflict("no available IPv6 addresses on this network's address pools")
     return candidate
+
+
+def ula_pool(engine_id: str) -> tuple[str, int]:
+    """Docker's default IPv6 pool (moby's DeriveULABaseNetwork): a ULA /48 whose
+    40-bit Global ID comes from the engine's ID, split into /64s."""
+    import hashlib
+
+    digest = hashlib.sha256(engine_id.encode()).digest()
+    gid = int.from_bytes(digest[:8], "big") & ((1 << 40) - 1)
+    base = IPv6Address(int(IPv6Address("fd00::")) + (gid << 80))
+    return f"{base}/48", 64
+
+
+def parse_pools6(daemon_pools: Sequence[dict[str, Any]] | None) -> list[tuple[str, int]]:
+    """The IPv6 entries of daemon.json ``default-address-pools``."""
+    pools = []
+    for entry in daemon_pools or []:
+        base = str(entry.get("base") or entry.get("Base") or "")
+        size = int(entry.get("size") or entry.get("Size") or 0)
+        if ":" not in base:
+            continue
+        try:
+            net = IPv6Network(base)
+        except ValueError:
+            raise InvalidArgument(f"invalid base pool {base!r}") from None
+        if not net.prefixlen <= size <= 124:
+            raise InvalidArgument(f"invalid pools size: {size}")
+        pools.append((base, size))
+    return pools
+
+
+def choose_subnet6(
+    pools: Iterable[tuple[str, int]],
+    in_use: Iterable[IPv6Network],
+    host_routes: Iterable[IPv6Network],
+) -> IPv6Network:
+    """The first IPv6 pool subnet that overlaps neither another network nor a route."""
+    taken = [*in_use, *host_routes]
+    for base, size in pools:
+        for candidate in IPv6Network(base).subnets(new_prefix=size):
+            if not overlaps(candidate, taken):
+                return candidate
+    raise Conflict(
+        "could not find an available, non-overlapping IPv6 address pool among the defaults"
+        " to assign to the network"
+    )
 
 
 def host_routes6(path: str = "/proc/net/ipv6_route") -> list[IPv6Network]:

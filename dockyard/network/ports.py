@@ -1,12 +1,13 @@
 """Published ports: turning HostConfig.PortBindings (and -P) into concrete host
 ports, and checking a host port is free.
 
-dockyard publishes with DNAT rules (see :mod:`dockyard.network.firewall`) rather
-than a userland proxy: the rules also catch connections to 127.0.0.1 (the bridge
-has ``route_localnet`` on and the source is masqueraded), so no proxy process
-sits in the data path. Ports dockyard has published are recorded in the
-``published_ports`` table; a port some other host process listens on is found
-by binding it for a moment.
+IPv4 traffic to a published port is carried by DNAT rules (see
+:mod:`dockyard.network.firewall`), connections to 127.0.0.1 included (the bridge
+has ``route_localnet`` on and the source is masqueraded). The host ports
+themselves are held by the port proxy (:mod:`dockyard.network.portd`, docker's
+userland proxy), which also carries what the rules cannot: IPv6. Ports dockyard
+has published are recorded in the ``published_ports`` table; a port some other
+host process listens on is found by binding it for a moment.
 """
 
 from __future__ import annotations
@@ -88,10 +89,40 @@ def _sock_type(proto: str) -> int:
     return socket.SOCK_DGRAM if proto == "udp" else socket.SOCK_STREAM
 
 
+def join_host_port(host: str, port: int | str) -> str:
+    """Go's net.JoinHostPort: an IPv6 host in brackets."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def bind_error(proto: str, host_ip: str, port: int, exc: OSError) -> str:
+    """docker-proxy's message for a host port it could not take."""
+    family = "6" if ":" in host_ip else "4"
+    reason = {
+        errno.EADDRINUSE: "address already in use",
+        errno.EADDRNOTAVAIL: "cannot assign requested address",
+        errno.EACCES: "permission denied",
+    }.get(exc.errno or 0, exc.strerror or str(exc))
+    return (
+        f"Error starting userland proxy: listen {proto}{family}"
+        f" {join_host_port(host_ip, port)}: bind: {reason}"
+    )
+
+
+def host_has_ipv6() -> bool:
+    """Whether the host can bind IPv6 sockets (docker then also publishes on ``::``)."""
+    try:
+        with open("/proc/sys/net/ipv6/conf/all/disable_ipv6") as f:
+            return f.read().strip() == "0"
+    except OSError:
+        return False
+
+
 def host_port_free(proto: str, host_ip: str, port: int) -> bool:
     """Whether a host process could bind ``host_ip:port`` now."""
     family = socket.AF_INET6 if ":" in host_ip else socket.AF_INET
     with contextlib.closing(socket.socket(family, _sock_type(proto))) as s:
+        if family == socket.AF_INET6:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         if proto != "udp":
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -100,9 +131,7 @@ def host_port_free(proto: str, host_ip: str, port: int) -> bool:
             if e.errno == errno.EADDRINUSE:
                 return False
             if e.errno == errno.EADDRNOTAVAIL:
-                raise SystemFailure(
-                    f"listen {proto}4 {host_ip}:{port}: bind: cannot assign requested address"
-                ) from None
+                raise SystemFailure(bind_error(proto, host_ip or "0.0.0.0", port, e)) from None
             raise
     return True
 
@@ -111,20 +140,27 @@ def ephemeral_port(proto: str, host_ip: str) -> int:
     """A port from the host's ip_local_port_range, as the kernel hands them out."""
     family = socket.AF_INET6 if ":" in host_ip else socket.AF_INET
     with contextlib.closing(socket.socket(family, _sock_type(proto))) as s:
+        if family == socket.AF_INET6:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         s.bind((host_ip or "0.0.0.0", 0))
         return int(s.getsockname()[1])
 
 
 def allocated_message(host_ip: str, port: int) -> str:
-    return f"Bind for {host_ip or '0.0.0.0'}:{port} failed: port is already allocated"
+    where = join_host_port(host_ip or "0.0.0.0", port)
+    return f"Bind for {where} failed: port is already allocated"
 
 
 def conflicts(wanted: tuple[str, str, int], taken: Iterable[tuple[str, str, int]]) -> bool:
-    """Whether (proto, ip, port) clashes with a taken one (a wildcard ip clashes with all)."""
+    """Whether (proto, ip, port) clashes with a taken one of the same family (a
+    wildcard ip clashes with all of its family: ``0.0.0.0`` and ``::`` are bound
+    apart, IPv6-only, as docker-proxy binds them)."""
     proto, ip, port = wanted
-    wild = ("", "0.0.0.0", "::")
+    v6 = ":" in ip
     for t_proto, t_ip, t_port in taken:
-        if t_proto == proto and t_port == port and (ip in wild or t_ip in wild or ip == t_ip):
+        if t_proto != proto or t_port != port or (":" in t_ip) != v6:
+            continue
+        if ip in ("", "0.0.0.0", "::") or t_ip in ("", "0.0.0.0", "::") or ip == t_ip:
             return True
     return False
 
@@ -140,8 +176,7 @@ def choose_host_port(binding: Binding, taken: Iterable[tuple[str, str, int]]) ->
             raise Conflict(allocated_message(ip, port))
         if not host_port_free(binding.proto, ip, port):
             raise Conflict(
-                f"Error starting userland proxy: listen {binding.proto}4 {ip or '0.0.0.0'}:"
-                f"{port}: bind: address already in use"
+                bind_error(binding.proto, ip or "0.0.0.0", port, OSError(errno.EADDRINUSE, ""))
             )
         return port
     if binding.host_port_end:
@@ -159,19 +194,49 @@ def choose_host_port(binding: Binding, taken: Iterable[tuple[str, str, int]]) ->
 
 
 def format_ports(ports: Mapping[str, Any] | None) -> str:
-    """The PORTS column of ``ps``: ``0.0.0.0:8080->80/tcp, 443/tcp``."""
-    items = []
+    """The PORTS column of ``ps``, as the docker CLI's DisplayablePorts makes it:
+    sorted by (container port, host IP, host port, proto); ports published on the
+    same number grouped into ranges (``0.0.0.0:80-81->80-81/tcp``) and listed
+    first, unpublished ones grouped too (``443/tcp``), other mappings last."""
+    entries: list[tuple[int, str, int, str]] = []  # private port, IP, public port, type
     for key, bindings in (ports or {}).items():
         port, _, proto = key.partition("/")
         if not bindings:
-            items.append((int(port), proto, f"{port}/{proto}"))
+            entries.append((int(port), "", 0, proto))
             continue
         for b in bindings:
-            items.append(
-                (int(port), proto, f"{b.get('HostIp') or '0.0.0.0'}:{b['HostPort']}->{key}")
+            entries.append(
+                (int(port), str(b.get("HostIp") or "0.0.0.0"), int(b["HostPort"]), proto)
             )
-    items.sort(key=lambda t: (t[0], t[1]))
-    return ", ".join(text for _, _, text in items)
+    entries.sort()
+    groups: dict[str, list[int]] = {}  # key -> [first, last], in creation order
+    result: list[str] = []
+    mappings: list[str] = []
+    for private, ip, public, proto in entries:
+        key = proto
+        if ip:
+            if public != private:
+                mappings.append(f"{join_host_port(ip, public)}->{private}/{proto}")
+                continue
+            key = f"{ip}/{proto}"
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [private, private]
+        elif private == group[1] + 1:
+            group[1] = private
+        else:
+            result.append(_form_group(key, group[0], group[1]))
+            groups[key] = [private, private]
+    result.extend(_form_group(key, first, last) for key, (first, last) in groups.items())
+    return ", ".join(result + mappings)
+
+
+def _form_group(key: str, first: int, last: int) -> str:
+    ip, _, proto = key.rpartition("/")
+    group = str(first) if first == last else f"{first}-{last}"
+    if ip:
+        group = f"{join_host_port(ip, group)}->{group}"
+    return f"{group}/{proto}"
 
 
 def filter_ports(key: str, values: Iterable[str]) -> set[str]:

@@ -19,7 +19,9 @@ def resolve_name(conn: Any, container_id: str, name: str) -> list[str]:
     rows = conn.execute(
         "SELECT e.address, e.aliases, e.container_id, c.name, n.name AS network,"
         " n.config AS netconfig,"
-        " json_extract(c.config, '$.Config.Hostname') AS hostname FROM network_endpoints e"
+        " json_extract(c.config, '$.Config.Hostname') AS hostname,"
+        " json_extract(c.config, '$.NetworkSettings.Networks.\"' || n.name"
+        " || '\".GlobalIPv6Address') AS address6 FROM network_endpoints e"
         " JOIN containers c ON c.id = e.container_id"
         " JOIN networks n ON n.id = e.network_id"
         " WHERE n.name NOT IN ('bridge', 'host', 'none') AND e.network_id IN"
@@ -36,15 +38,16 @@ def resolve_name(conn: Any, container_id: str, name: str) -> list[str]:
         short = name[: -len(suffix)] if name.endswith(suffix) else name
         if (name in names or short in names) and row["address"] not in found:
             found.append(row["address"])
-            v6 = _address6(row["netconfig"], row["address"])
+            v6 = row["address6"] or _address6(row["netconfig"], row["address"])
             if v6:
                 found.append(v6)
     return found
 
 
 def _address6(netconfig: str, address: str) -> str | None:
-    """The endpoint's IPv6 address on an ``--ipv6`` network (derived from its IPv4
-    address, as the network service assigns it)."""
+    """The endpoint's IPv6 address on an ``--ipv6`` network when the container's
+    settings do not record one yet (derived from its IPv4 address, as the network
+    service assigns it without ``--ip6``)."""
     config = json.loads(netconfig)
     if not config.get("EnableIPv6"):
         return None

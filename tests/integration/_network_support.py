@@ -115,8 +115,30 @@ def iptables_lines(*needles: str) -> list[str]:
 def _remove_tagged_rules(tag: str) -> None:
     from dockyard.network.firewall import Firewall
 
-    with contextlib.suppress(Exception):
-        Firewall().remove(tag)
+    for tool in ("iptables", "ip6tables"):
+        with contextlib.suppress(Exception):
+            Firewall(tool).remove(tag)
+
+
+def _check_rules(tag: str, leftovers: list[str]) -> None:
+    rules = iptables_lines(tag) + ip6tables_lines(tag)
+    if rules:
+        leftovers.append(f"rules: {rules}")
+        _remove_tagged_rules(tag)
+
+
+def stop_helpers(run_root: Path) -> None:
+    """Stop the run root's embedded DNS server and port proxy (by their pid files)."""
+    for name in ("dnsd.pid", "portd.pid"):
+        with contextlib.suppress(OSError, ValueError):
+            pid = int((run_root / "network" / name).read_text().strip() or 0)
+            if pid > 1:
+                os.kill(pid, signal.SIGTERM)
+
+
+def ip6tables_lines(*needles: str) -> list[str]:
+    text = subprocess.run(["ip6tables-save"], capture_output=True, text=True, check=True).stdout
+    return [line for line in text.splitlines() if any(n in line for n in needles)]
 
 
 def cleanup(dy: NetDockyard) -> list[str]:
@@ -128,11 +150,7 @@ def cleanup(dy: NetDockyard) -> list[str]:
     nets = dy("network", "ls", "-q", "--no-trunc", "-f", "type=custom", check=False).out.split()
     for net_id in nets:
         dy("network", "rm", net_id, check=False)
-    pid_file = dy.run_root / "network" / "dnsd.pid"
-    with contextlib.suppress(OSError, ValueError):
-        pid = int(pid_file.read_text().strip() or 0)
-        if pid > 1:
-            os.kill(pid, signal.SIGTERM)
+    stop_helpers(dy.run_root)
     on_bridge = links_on(dy.bridge)
     if on_bridge:
         leftovers.append(f"links on {dy.bridge}: {on_bridge}")
@@ -145,15 +163,10 @@ def cleanup(dy: NetDockyard) -> list[str]:
         if f"br-{net_id[:12]}" in links():
             leftovers.append(f"bridge br-{net_id[:12]}")
             subprocess.run(["ip", "link", "del", f"br-{net_id[:12]}"], check=False)
-        rules = iptables_lines(f"dy-net:br-{net_id[:12]}")
-        if rules:
-            leftovers.append(f"rules: {rules}")
-            _remove_tagged_rules(f"dy-net:br-{net_id[:12]}")
+        for tag in (f"dy-net:br-{net_id[:12]}",):
+            _check_rules(tag, leftovers)
     for cid in ids:
-        rules = iptables_lines(f"dy-ctr:{cid[:12]}")
-        if rules:
-            leftovers.append(f"rules: {rules}")
-            _remove_tagged_rules(f"dy-ctr:{cid[:12]}")
+        _check_rules(f"dy-ctr:{cid[:12]}", leftovers)
     # The default bridge stays, as docker0 does; this test's one goes now.
     _remove_tagged_rules(f"dy-net:{dy.bridge}")
     subprocess.run(["ip", "link", "del", dy.bridge], capture_output=True, check=False)
@@ -178,4 +191,13 @@ def nbusybox(ndy: NetDockyard, busybox_tar: Path) -> str:
     return ndy("import", "-c", 'CMD ["sh"]', str(busybox_tar), "busybox:latest").out.strip()
 
 
-__all__ = ["DOCKYARD", "NetDockyard", "cleanup", "iptables_lines", "links", "links_on"]
+__all__ = [
+    "DOCKYARD",
+    "NetDockyard",
+    "cleanup",
+    "ip6tables_lines",
+    "iptables_lines",
+    "links",
+    "links_on",
+    "stop_helpers",
+]

@@ -68,13 +68,19 @@ def test_published_port_answers_on_loopback(ndy: NetDockyard, nbusybox: str) -> 
     assert "200 OK" in reply and cid[:12] in reply
     info = _inspect(ndy, cid)
     settings = info["NetworkSettings"]
-    assert settings["Ports"] == {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": str(port)}]}
+    # docker publishes an unspecified host address on 0.0.0.0 and :: (the port proxy)
+    assert settings["Ports"] == {
+        "80/tcp": [
+            {"HostIp": "0.0.0.0", "HostPort": str(port)},
+            {"HostIp": "::", "HostPort": str(port)},
+        ]
+    }
     assert settings["IPAddress"].startswith(str(ndy.subnet.network_address)[:-1])
     assert settings["Networks"]["bridge"]["Gateway"] == str(ndy.subnet[1])
     assert settings["MacAddress"].startswith("02:42:")
-    assert ndy("port", cid).out == f"80/tcp -> 0.0.0.0:{port}\n"
-    assert ndy("port", cid, "80").out == f"0.0.0.0:{port}\n"
-    assert f"0.0.0.0:{port}->80/tcp" in ndy("ps").out
+    assert ndy("port", cid).out == f"80/tcp -> 0.0.0.0:{port}\n80/tcp -> [::]:{port}\n"
+    assert ndy("port", cid, "80").out == f"0.0.0.0:{port}\n[::]:{port}\n"
+    assert f"0.0.0.0:{port}->80/tcp, [::]:{port}->80/tcp" in ndy("ps").out
     assert iptables_lines(f"dy-ctr:{cid[:12]}")
     ndy("rm", "-f", cid)
     assert not iptables_lines(f"dy-ctr:{cid[:12]}")
@@ -84,8 +90,9 @@ def test_published_port_answers_on_loopback(ndy: NetDockyard, nbusybox: str) -> 
 
 def test_publish_all_uses_ephemeral_ports(ndy: NetDockyard, nbusybox: str) -> None:
     cid = ndy("run", "-d", "--expose", "80", "-P", "busybox", *HTTPD).out.strip()
-    line = ndy("port", cid, "80/tcp").out.strip()
-    port = int(line.rsplit(":", 1)[1])
+    lines = ndy("port", cid, "80/tcp").out.split()
+    port = int(lines[0].rsplit(":", 1)[1])
+    assert lines == [f"0.0.0.0:{port}", f"[::]:{port}"]  # one ephemeral port for both
     with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
         low, high = map(int, f.read().split())
     assert low <= port <= high

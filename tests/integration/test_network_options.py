@@ -168,8 +168,8 @@ def test_publish_all_uses_the_image_expose(
     ports = _inspect(ndy, cid)["NetworkSettings"]["Ports"]
     assert list(ports) == ["80/tcp"]
     host_port = int(ports["80/tcp"][0]["HostPort"])
-    assert ndy("port", cid, "80").out.strip() == f"0.0.0.0:{host_port}"
-    assert f"0.0.0.0:{host_port}->80/tcp" in ndy("ps").out
+    assert ndy("port", cid, "80").out.split() == [f"0.0.0.0:{host_port}", f"[::]:{host_port}"]
+    assert f"0.0.0.0:{host_port}->80/tcp, [::]:{host_port}->80/tcp" in ndy("ps").out
     assert _names(ndy, f"publish={host_port}") == [
         ndy("inspect", "-f", "{{.Name}}", cid).out.strip().lstrip("/")
     ]
@@ -221,8 +221,15 @@ def test_ipv6_network_addresses_routes_and_aaaa(ndy: NetDockyard, nbusybox: str)
     assert "Pool overlaps with other one on this address space" in r.err
     r = ndy.fails("network", "create", "--subnet", _free_subnet6(), "nosix")
     assert "--ipv6" in r.err
-    r = ndy.fails("network", "create", "--ipv6", "nopool")
-    assert "IPv6 address pool" in r.err
+    # no --subnet: a /64 from docker's default IPv6 pool, a ULA /48 from the engine ID
+    ndy("network", "create", "--ipv6", "autopool")
+    auto = json.loads(ndy("network", "inspect", "autopool").out)[0]
+    from dockyard.network.ipam import ula_pool
+
+    base = ipaddress.IPv6Network(ula_pool((ndy.root / "engine-id").read_text().strip())[0])
+    got = [ipaddress.ip_network(c["Subnet"]) for c in auto["IPAM"]["Config"]]
+    assert any(n.version == 6 and n.prefixlen == 64 and n.subnet_of(base) for n in got)  # type: ignore[arg-type]
+    ndy("network", "rm", "autopool")
     ndy("rm", "-f", "s6")
     ndy("network", "rm", "six")
     assert (

@@ -144,7 +144,7 @@ def test_create_inspect_ls_rm_prune_and_errors(ndy: NetDockyard, nbusybox: str) 
     r = ndy.fails("run", "--rm", "--network", "mine", "--ip", str(subnet[254]), "busybox", "true")
     assert "Address already in use" in r.err
     r = ndy.fails("run", "--rm", "--ip", "10.0.0.5", "busybox", "true")
-    assert "user specified IP address is supported only" in r.err
+    assert "user specified IP address is supported on user defined networks only" in r.err
     r = ndy.fails("network", "inspect", "nope")
     assert "network nope not found" in r.err
     ndy("rm", "-f", "c1")

@@ -145,7 +145,20 @@ def test_ps_ports_column() -> None:
     text = ports.format_ports(
         {"443/tcp": None, "80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}
     )
-    assert text == "0.0.0.0:8080->80/tcp, 443/tcp"
+    assert text == "443/tcp, 0.0.0.0:8080->80/tcp"  # the docker CLI's order
+    # ports published on their own number group into ranges, listed first
+    text = ports.format_ports(
+        {
+            "80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "80"}, {"HostIp": "::", "HostPort": "80"}],
+            "81/tcp": [{"HostIp": "0.0.0.0", "HostPort": "81"}, {"HostIp": "::", "HostPort": "81"}],
+            "90/udp": [{"HostIp": "127.0.0.1", "HostPort": "9090"}],
+            "7000/tcp": None,
+            "7001/tcp": None,
+        }
+    )
+    assert text == (
+        "0.0.0.0:80-81->80-81/tcp, [::]:80-81->80-81/tcp, 7000-7001/tcp, 127.0.0.1:9090->90/udp"
+    )
 
 
 def test_port_command_lines() -> None:

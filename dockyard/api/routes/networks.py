@@ -155,11 +155,10 @@ async def connect(request: web.Request) -> web.Response:
         raise InvalidArgument("invalid type for EndpointConfig.Aliases")
     ipam = _object(endpoint.get("IPAMConfig"), "EndpointConfig.IPAMConfig")
     ip = _string(ipam, "IPv4Address", "EndpointConfig.IPAMConfig.IPv4Address")
-    if _string(ipam, "IPv6Address", "EndpointConfig.IPAMConfig.IPv6Address"):
-        raise InvalidArgument("a static IPv6 address is not supported on connect")
+    ip6 = _string(ipam, "IPv6Address", "EndpointConfig.IPAMConfig.IPv6Address")
 
     def run(e: Engine) -> None:
-        e.networks.connect(ref, container, ip=ip, aliases=list(aliases))
+        e.networks.connect(ref, container, ip=ip, ip6=ip6, aliases=list(aliases))
 
     await ctx(request).run(run)
     return web.Response(status=200)

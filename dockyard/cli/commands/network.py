@@ -202,7 +202,9 @@ def cmd_connect(engine: EngineFactory, argv: list[str], name: str) -> int:
     p.multi("--link-local-ip", hidden=True)
     p.multi("--driver-opt", hidden=True)
     ns = p.parse(argv, min_args=2, max_args=2)
-    engine().networks.connect(ns.args[0], ns.args[1], ip=ns.ip or "", aliases=list(ns.alias))
+    engine().networks.connect(
+        ns.args[0], ns.args[1], ip=ns.ip or "", ip6=ns.ip6 or "", aliases=list(ns.alias)
+    )
     return 0
 
 
