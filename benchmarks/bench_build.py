@@ -9,8 +9,14 @@ rebuild with nothing changed (median of ``-n``), and a rebuild after one small
 file changed (median of ``-n``, a different file each time). Both tools use the
 same busybox image (imported into dockyard, ``save``d and ``docker load``ed).
 docker runs privately (its own data root and socket, stopped by PID after):
-``DOCKER_BUILDKIT=0`` (classic) and ``=1`` (BuildKit, which needs the buildx
-plugin in docker's CLI; skipped when it is missing).
+``DOCKER_BUILDKIT=0`` (classic) and ``=1`` (BuildKit). Docker CLIs from 23 on
+need the buildx plugin for BuildKit; the 20.10 CLI (Debian's docker.io) still
+has its own BuildKit session client, so when the first ``docker`` in PATH
+cannot do it, another CLI that can (``/usr/bin/docker``) is used for that column.
+The private dockerd has no bridge (``--bridge none``), where BuildKit's default
+RUN network fails ("network bridge not found"), so docker builds with
+``--network none``, and its ratios are taken against dockyard's
+``--network none`` series (the same work: RUN without a network).
 """
 
 from __future__ import annotations
@@ -83,6 +89,22 @@ def bench(name: str, build: list[str], env: dict[str, str], ctx: Path, n: int) -
     return result
 
 
+def docker_cli(env: dict[str, str], base: Path) -> str | None:
+    """The first docker CLI (PATH's, then Debian's 20.10 one) that builds a
+    one-line Dockerfile with ``env``'s DOCKER_BUILDKIT setting."""
+    probe = base / "probe"
+    probe.mkdir(exist_ok=True)
+    (probe / "Dockerfile").write_text("FROM busybox\nLABEL probe=1\n")
+    candidates = [shutil.which("docker") or "", "/usr/bin/docker"]
+    for cli in dict.fromkeys(c for c in candidates if c and os.path.exists(c)):
+        proc = subprocess.run(
+            [cli, "build", "-q", "--network", "none", str(probe)], env=env, capture_output=True
+        )
+        if proc.returncode == 0:
+            return cli
+    return None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=3)
@@ -143,22 +165,27 @@ def main() -> None:
                         capture_output=True,
                     )  # fmt: skip
                     for label, flag in (("docker (classic)", "0"), ("docker (BuildKit)", "1")):
+                        denv_flag = dict(denv, DOCKER_BUILDKIT=flag)
+                        cli = docker_cli(denv_flag, base)
+                        if cli is None:
+                            print(f"{label}: not run (no docker CLI here can build this way)")
+                            continue
                         try:
                             results[label] = bench(
-                                label,
-                                ["docker", "build", "-q", "-t", "bench"],
-                                dict(denv, DOCKER_BUILDKIT=flag),
+                                f"{label} [{cli}]",
+                                [cli, "build", "-q", "--network", "none", "-t", "bench"],
+                                denv_flag,
                                 ctx,
                                 ns.n,
                             )
                         except RuntimeError as err:
                             print(f"{label}: not run ({str(err).strip().splitlines()[-1]})")
-        ours = results["dockyard"]
+        ours = results["dockyard --network none"]
         for label, theirs in results.items():
             if label.startswith("dockyard"):
                 continue
             ratios = "  ".join(f"{k}: {ours[k] / theirs[k]:.2f}x" for k in ours)
-            print(f"dockyard / {label}: {ratios}")
+            print(f"dockyard --network none / {label}: {ratios}")
     finally:
         with open("/proc/mounts") as f:
             mounts = [line.split()[1] for line in f]

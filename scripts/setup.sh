@@ -14,6 +14,9 @@ APT_PACKAGES=(
   iproute2 iptables
   docker-registry  # interop tests: a real registry (distribution 2.8)
   apache2-utils    # htpasswd, to make registry password files in tests
+  git              # ADD of git sources (and the tests' git daemon / http-backend)
+  openssh-client   # build --ssh: ssh-agent for the build's keys, ssh for git@ sources
+  gcc libc6-dev    # tests compile a tiny static ssh-agent client for build images
 )
 # The real docker engine and CLI, to compare against (interop tests and benchmarks).
 OPTIONAL_PACKAGES=(docker.io docker-compose)

@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,13 +24,16 @@ def private_dockerd(
         yield None
         return
     base.mkdir(parents=True, exist_ok=True)
-    sock = base / "docker.sock"
+    # containerd's sockets live under the exec root: keep it (and docker's socket)
+    # short, since a unix socket path must fit in 108 bytes and pytest's are long.
+    short = Path(tempfile.mkdtemp(prefix="dyd-", dir="/tmp"))
+    sock = short / "docker.sock"
     args = [
         "dockerd",
         "--data-root",
         str(base / "root"),
         "--exec-root",
-        str(base / "exec"),
+        str(short / "exec"),
         "-H",
         f"unix://{sock}",
         "--pidfile",
@@ -68,4 +72,5 @@ def private_dockerd(
                 proc.kill()
                 proc.wait()
             subprocess.run(["umount", "-R", "-l", str(base / "root")], capture_output=True)
-            subprocess.run(["umount", "-R", "-l", str(base / "exec")], capture_output=True)
+            subprocess.run(["umount", "-R", "-l", str(short / "exec")], capture_output=True)
+            shutil.rmtree(short, ignore_errors=True)

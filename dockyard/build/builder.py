@@ -76,7 +76,7 @@ class BuildRequest:
     labels: dict[str, str] = field(default_factory=dict)
     network: str = "default"
     secrets: dict[str, str] = field(default_factory=dict)  # id -> host file
-    ssh: dict[str, str] = field(default_factory=dict)  # id -> agent socket
+    ssh: dict[str, list[str]] = field(default_factory=dict)  # id -> [agent socket] or key files
     platform: str = "linux/amd64"
     shm_size: int = 0
     ulimits: list[dict[str, Any]] = field(default_factory=list)
@@ -138,6 +138,8 @@ def plan_build(text: str, filename: str, build_args: dict[str, str], target: str
             f"the Dockerfile ({filename}) cannot be empty", filename=filename
         )
     plan = df.plan(build_args, target=target)
+    for i in plan.needed:
+        _check_stage_platform(plan.stages[i], text, filename)
     stages = [
         Stage(
             index=rs.stage.index,
@@ -157,6 +159,25 @@ def plan_build(text: str, filename: str, build_args: dict[str, str], target: str
         needed=[stages[i] for i in plan.needed],
         meta=dict(plan.meta_args),
         escape=df.escape_token,
+    )
+
+
+def _check_stage_platform(rs: Any, text: str, filename: str) -> None:
+    """``FROM --platform=`` other than linux/amd64 is refused, naming the FROM line:
+    dockyard has no emulator to run another platform's RUN steps."""
+    from dockyard.oci.platform import format_platform, normalize
+
+    if rs.platform is None:
+        return
+    p = normalize(rs.platform)
+    if (p.os, p.architecture) == ("linux", "amd64"):
+        return
+    inst = rs.stage.from_
+    raise BuildFailed(
+        f"no emulator for platform {format_platform(p)}: this host runs linux/amd64"
+        " and dockyard builds for it only",
+        excerpt=excerpt(text, filename, inst.start_line, inst.end_line),
+        step=inst.original,
     )
 
 
@@ -195,7 +216,9 @@ class Builder:
         self.stages: list[Stage] = []
         self.meta: dict[str, str] = {}
         self.used_args: set[str] = set()
-        self.memo: dict[str, str] = {}  # file identity+times -> content hash, for this build
+        self.memo: dict[str, str] = {}  # file identity+times -> content hash (kept between builds)
+        self.ssh_sockets: dict[str, str] = {}  # --ssh id -> the agent's socket (this process)
+        self.ssh_paths: dict[str, str] = {}  # --ssh id -> the agent's socket (for git's ssh)
 
     # -------------------------------------------------------------- entry
 
@@ -222,8 +245,19 @@ class Builder:
         v.done()
         final, needed = plan.target, plan.needed
         X.reap_stale(self.engine)
+        from dockyard.build import hashmemo
+
+        root = self.engine.options.root
+        self.memo = hashmemo.load(root)
+        known = len(self.memo)
         self.lease = self.engine.leases.create()
+        agents = None
         try:
+            if self.req.ssh:
+                from dockyard.build import sshagent
+
+                agents = sshagent.start(self.req.ssh, X.temp_dir(self.engine, "ssh-"))
+                self.ssh_sockets, self.ssh_paths = agents.sockets, agents.paths
             self._run_stages(needed)
             state = self.results[final.index].state.clone()
             if self.req.labels:
@@ -240,7 +274,11 @@ class Builder:
                 v.note(f"naming to {t} done")
             v.done()
         finally:
+            if agents is not None:
+                agents.close()
             self.engine.leases.release(self.lease)
+            if len(self.memo) != known:
+                hashmemo.save(root, self.memo)
         for t in tags:
             self.engine.events.record("image", "tag", image_id, {"name": t})
         self.result.image_id = image_id
@@ -817,6 +855,7 @@ class StageRun:
     ) -> tuple[list[X.RunMount], list[str]]:
         mounts: list[X.RunMount] = []
         env: list[str] = []
+        ssh_count = 0
         wd = self.state.config.get("WorkingDir") or "/"
         for m in inst.mounts:
             target = posixpath.normpath(posixpath.join(wd, m.target)) if m.target else ""
@@ -851,23 +890,49 @@ class StageRun:
                     if m.required:
                         raise self._fail(raw, f"secret {secret_id}: not found")
                     continue
+                with open(path, "rb") as f:
+                    value = f.read()
                 if m.env:
-                    with open(path) as f:
-                        env.append(f"{m.env}={f.read()}")
+                    env.append(f"{m.env}={value.decode('utf-8', 'surrogateescape')}")
                     if not m.target:
                         continue
+                # a copy of its own with the mount's owner and mode (BuildKit: 0:0, 0400)
+                scratch = stack.enter_context(_scratch_dir(self.engine))
+                copy = os.path.join(scratch, "secret")
+                fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "wb") as f:
+                    f.write(value)
+                os.chown(copy, m.uid or 0, m.gid or 0)
+                os.chmod(copy, m.mode if m.mode is not None else 0o400)
                 dest = target or f"/run/secrets/{secret_id}"
-                mounts.append(X.RunMount(dest, path, "bind", readonly=True))
+                mounts.append(X.RunMount(dest, copy, "bind", readonly=True))
             elif m.type == "ssh":
+                from dockyard.build import sshagent
+
                 ssh_id = m.cache_id or "default"
-                sock = self.b.req.ssh.get(ssh_id)
+                sock = self.b.ssh_sockets.get(ssh_id)
                 if sock is None:
                     if m.required:
-                        raise self._fail(raw, f"no SSH key {ssh_id!r} forwarded from the client")
+                        raise self._fail(
+                            raw, f"no SSH key {json.dumps(ssh_id)} forwarded from the client"
+                        )
                     continue
-                dest = target or "/run/buildkit/ssh_agent.0"
-                mounts.append(X.RunMount(dest, sock, "bind", readonly=False))
-                env.append(f"SSH_AUTH_SOCK={dest}")
+                dest = target or f"/run/buildkit/ssh_agent.{ssh_count}"
+                scratch = stack.enter_context(_scratch_dir(self.engine))
+                os.chmod(scratch, 0o711)  # the step's user reaches the socket by its mode
+                relay = stack.enter_context(
+                    sshagent.forwarded(
+                        sock,
+                        scratch,
+                        m.uid or 0,
+                        m.gid or 0,
+                        m.mode if m.mode is not None else 0o600,
+                    )
+                )
+                mounts.append(X.RunMount(dest, relay, "bind", readonly=False))
+                if ssh_count == 0:  # BuildKit: SSH_AUTH_SOCK names the first one
+                    env.append(f"SSH_AUTH_SOCK={dest}")
+                ssh_count += 1
         return mounts, env
 
     @contextlib.contextmanager
@@ -951,9 +1016,7 @@ class StageRun:
 
         root = self._context_root(raw)
         try:
-            return resolve_sources(
-                root, sources, self.b.req.matcher or (), double_star=double_star
-            )
+            return resolve_sources(root, sources, self.b.req.matcher or (), double_star=double_star)
         except (SourceNotFound, OutsideContext) as err:
             raise self._fail(raw, str(err)) from None
 
@@ -963,9 +1026,7 @@ class StageRun:
         from dockyard.build.context import SourceNotFound, resolve_sources
 
         try:
-            return resolve_sources(
-                root, sources, (), strict_outside=False, double_star=double_star
-            )
+            return resolve_sources(root, sources, (), strict_outside=False, double_star=double_star)
         except SourceNotFound as err:
             raise self._fail(raw, str(err)) from None
 
@@ -1030,9 +1091,7 @@ class StageRun:
         dest = posixpath.join(wd, inst.dest)
         parents = isinstance(inst, I.Copy) and inst.parents
         dest_is_dir = (
-            inst.dest.endswith("/")
-            or len(inst.sources) + len(inst.source_contents) > 1
-            or parents
+            inst.dest.endswith("/") or len(inst.sources) + len(inst.source_contents) > 1 or parents
         )
         if dest_is_dir and not dest.endswith("/"):
             dest += "/"
@@ -1043,12 +1102,22 @@ class StageRun:
             except ValueError:
                 raise self._fail(raw, f"invalid chmod parameter: {inst.chmod}") from None
         from_name = inst.from_ if isinstance(inst, I.Copy) else ""
-        urls = [s for s in inst.sources if is_add and s.startswith(("http://", "https://"))]
-        local = [s for s in inst.sources if s not in urls]
+        gits = self._git_sources(raw, inst) if not from_name else {}
+        urls = [
+            s
+            for s in inst.sources
+            if is_add and s not in gits and s.startswith(("http://", "https://"))
+        ]
+        local = [s for s in inst.sources if s not in urls and s not in gits]
+        keep_git_dir = isinstance(inst, I.Add) and bool(inst.keep_git_dir)
         extra: dict[str, Any] = {"user": inst.chown, "wd": wd}
+        if gits and keep_git_dir:
+            extra["keep_git_dir"] = True
         files: dict[str, str] = {}
         downloads: dict[str, str] = {}
-        tmp = X.temp_dir(self.engine, "copy-")
+        # downloads, here-documents and git checkouts need a directory; plain copies not
+        needs_tmp = bool(urls or gits or inst.source_contents)
+        tmp = X.temp_dir(self.engine, "copy-") if needs_tmp else ""
         try:
             content = ""
             if from_name:
@@ -1071,6 +1140,8 @@ class StageRun:
             for url in urls:
                 downloads[url] = self._download(raw, url, tmp, getattr(inst, "checksum", ""))
                 files[url] = "sha256:" + _file_digest(downloads[url])
+            for src, (_ref, commit, _name) in gits.items():
+                files[src] = "git:" + commit
             for c in inst.source_contents:
                 path = os.path.join(tmp, "heredoc", c.path.lstrip("/"))
                 os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -1079,7 +1150,9 @@ class StageRun:
                 files["<<" + c.path] = hashlib.sha256(c.data.encode()).hexdigest()
             if content:
                 others = {
-                    k: v for k, v in files.items() if k.startswith(("http://", "https://", "<<"))
+                    k: v
+                    for k, v in files.items()
+                    if k in gits or k.startswith(("http://", "https://", "<<"))
                 }
                 content += json.dumps(others, sort_keys=True) if others else ""
             inputs = StepInputs(
@@ -1105,6 +1178,12 @@ class StageRun:
                         root = self._context_root(raw)
                         sources = self._sources(raw, root, local, parents, view=False)
                         matcher = self.b.req.matcher
+                    for n, (src, (ref, commit, name)) in enumerate(gits.items()):
+                        v.log(f"fetching {src} at {commit}\n".encode())
+                        path = self._git_checkout(raw, ref, commit, name, tmp, n, keep_git_dir)
+                        sources.append(
+                            X.Source(os.path.dirname(path), os.path.basename(path), context=False)
+                        )
                     for path in downloads.values():
                         os.chmod(path, 0o600)
                         sources.append(X.Source(os.path.dirname(path), os.path.basename(path)))
@@ -1129,7 +1208,51 @@ class StageRun:
             link = inst.link and (not inst.chown or _numeric_owner(inst.chown))
             self._step(raw, label, inputs, created_by, execute, buildkit_suffix=True, link=link)
         finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            if tmp:
+                shutil.rmtree(tmp, ignore_errors=True)
+
+    def _git_sources(
+        self, raw: I.Instruction, inst: I.Copy | I.Add
+    ) -> dict[str, tuple[Any, str, str]]:
+        """ADD's git sources: source -> (its GitRef, the commit its ref names now, the
+        remote's name for that ref). COPY refuses them, as BuildKit does."""
+        from dockyard.build import gitsource
+
+        out: dict[str, tuple[Any, str, str]] = {}
+        for src in inst.sources:
+            ref = gitsource.parse_git_ref(src)
+            if ref is None:
+                continue
+            if not isinstance(inst, I.Add):
+                raise self._fail(raw, "source can't be a git ref for COPY")
+            with _scratch_dir(self.engine) as home:
+                try:
+                    commit, name = gitsource.resolve_commit(ref, self._git_env(ref, home))
+                except gitsource.GitError as err:
+                    raise self._fail(raw, str(err)) from None
+            out[src] = (ref, commit, name)
+        return out
+
+    def _git_env(self, ref: Any, home: str) -> dict[str, str]:
+        from dockyard.build import gitsource
+
+        sock = self.b.ssh_paths.get("default", "") if ref.uses_ssh else ""
+        return gitsource.git_env(home, sock)
+
+    def _git_checkout(
+        self, raw: I.Instruction, ref: Any, commit: str, name: str, tmp: str, n: int, keep: bool
+    ) -> str:
+        from dockyard.build import gitsource
+
+        where = os.path.join(tmp, f"git-{n}")
+        home = os.path.join(where, "home")
+        os.makedirs(home)
+        try:
+            return gitsource.fetch(
+                ref, commit, name, where, self._git_env(ref, home), keep_git_dir=keep
+            )
+        except gitsource.GitError as err:
+            raise self._fail(raw, str(err)) from None
 
     def _sources(
         self, raw: I.Instruction, root: str, patterns: list[str], parents: bool, *, view: bool

@@ -538,6 +538,7 @@ class Source:
     root: str
     rel: str
     target: str | None = None  # COPY --parents: its path below the destination
+    context: bool = True  # False: not from the context, so .dockerignore does not apply
 
 
 def _walk(root: str, rel: str, matcher: Matcher | None) -> Iterator[tuple[str, str]]:
@@ -641,7 +642,7 @@ def copy_into(work: StepWork, spec: CopySpec) -> None:
             if stat.S_ISDIR(st.st_mode):
                 if src.target:
                     _write(writer, spec, real, base, seen, follow=True)
-                for sub, full in _walk(src.root, src.rel, spec.matcher):
+                for sub, full in _walk(src.root, src.rel, spec.matcher if src.context else None):
                     if spec.excludes is not None and spec.excludes.excluded(sub):
                         continue
                     _write(writer, spec, full, posixpath.join(base, sub), seen)

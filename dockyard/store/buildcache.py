@@ -189,6 +189,10 @@ class BuildCache:
                 )
         old_files: dict[str, str] = previous.get("files") or {}
         changed = [p for p in inputs.files if p in old_files and old_files[p] != inputs.files[p]]
+        for p in [p for p in changed if inputs.files[p].startswith("git:")]:
+            changed.remove(p)  # ADD of a git ref: say where the ref moved
+            old, new = old_files[p].removeprefix("git:"), inputs.files[p].removeprefix("git:")
+            reasons.append(f"git source {p} moved from commit {old[:12]} to {new[:12]}")
         added = [p for p in inputs.files if p not in old_files]
         removed = [p for p in old_files if p not in inputs.files]
         reasons += _files("changed", changed) + _files("added", added) + _files("removed", removed)

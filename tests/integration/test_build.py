@@ -7,9 +7,10 @@ Golden values:
   ``commitToHistory``; ``emptyImage`` in image.go; the history-time rule of
   exporter/containerimage/writer.go ``normalizeLayersAndHistory``).
 - ``build_golden/classic_docker.json`` is what docker 20.10's classic builder
-  made of ``build_golden/golden.Dockerfile`` (DOCKER_BUILDKIT=0; this host's docker
-  CLI has no buildx, so BuildKit itself could not be run here); the config must
-  match it except for what BuildKit does differently (ArgsEscaped, Image).
+  made of ``build_golden/golden.Dockerfile`` (DOCKER_BUILDKIT=0); the config must
+  match it except for what BuildKit does differently (ArgsEscaped, Image). The
+  comparison with BuildKit itself (docker 20.10's CLI still has its own BuildKit
+  client) is tests/interop/test_build_same_image.py.
 """
 
 from __future__ import annotations

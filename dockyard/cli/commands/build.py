@@ -168,10 +168,8 @@ class _prepared_request:
         from dockyard.build.builder import BuildRequest
 
         ns = self.ns
-        if ns.platform and ns.platform not in ("linux/amd64", "linux/x86_64", "linux"):
-            raise ClientError(
-                f"dockyard builds linux/amd64 only; --platform {ns.platform} is not supported"
-            )
+        if ns.platform:
+            _check_platform(ns.platform)
         if ns.network not in ("default", "none", "host", ""):
             raise InvalidArgument(f"network mode {ns.network!r} not supported by buildkit")
         context_dir, dockerfile_text, dockerfile_name, matcher = self._context()
@@ -210,46 +208,95 @@ class _prepared_request:
         return loaded.root, text, name, loaded.matcher if loaded.ignore_patterns else None
 
     def _secrets(self, specs: list[str]) -> dict[str, str]:
+        """``--secret`` as buildx reads it: ``id=…[,src=file|,env=VAR][,type=file|env]``;
+        with neither src nor env, the variable named by the id if it is set, else the
+        file of that name (BuildKit's secretsprovider). Values from the environment
+        go to a private file removed after the build."""
         import tempfile
 
         secrets: dict[str, str] = {}
         for spec in specs:
-            fields = _csv_fields(spec)
-            secret_id = fields.get("id", "")
-            src = fields.get("src") or fields.get("source") or ""
-            env = fields.get("env", "")
-            kind = fields.get("type", "")
-            if not secret_id:
-                raise ClientError(f"invalid secret {spec}: id is required")
-            if kind == "env" or (env and not src):
-                value = os.environ.get(env or secret_id)
-                if value is None:
-                    raise ClientError(
-                        f"secret {secret_id}: environment variable {env or secret_id} not set"
-                    )
+            secret_id, src, env = _parse_secret(spec)
+            if not env and not src:
+                if secret_id in os.environ:
+                    env = secret_id
+                else:
+                    src = secret_id
+            if env:
                 fd, path = tempfile.mkstemp(prefix="dockyard-secret-")
-                with os.fdopen(fd, "w") as f:
-                    f.write(value)
+                with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as f:
+                    f.write(os.environ.get(env, ""))
                 self.cleanup.append(lambda p=path: os.unlink(p))  # type: ignore[misc]
                 secrets[secret_id] = path
-            else:
-                src = src or os.environ.get(secret_id, "")
-                if not src or not os.path.isfile(src):
-                    raise ClientError(
-                        f"failed to stat {src or secret_id}: no such file or directory"
-                    )
-                secrets[secret_id] = os.path.abspath(src)
+                continue
+            try:
+                size = os.stat(src).st_size
+            except OSError as err:
+                raise ClientError(f"failed to stat {src}: stat {src}: {_go_errno(err)}") from None
+            if size > 500 * 1024:
+                raise ClientError(f"secret {secret_id} too big. max size 500KB")
+            secrets[secret_id] = os.path.abspath(src)
         return secrets
 
 
-def _csv_fields(spec: str) -> dict[str, str]:
+def _parse_secret(spec: str) -> tuple[str, str, str]:
+    """(id, file, env var) of one ``--secret``, with buildx's errors."""
     import csv
 
-    out: dict[str, str] = {}
-    for item in next(csv.reader([spec]), []):
-        key, _, value = item.partition("=")
-        out[key.strip().lower()] = value
-    return out
+    try:
+        fields = next(csv.reader([spec]), [])
+    except csv.Error as err:
+        raise ClientError(f"failed to parse csv secret: {err}") from None
+    secret_id = src = env = kind = ""
+    for field in fields:
+        key, sep, value = field.partition("=")
+        key = key.strip().lower()
+        if not sep:
+            raise ClientError(f"invalid field '{field}' must be a key=value pair")
+        if key == "type":
+            if value not in ("file", "env"):
+                raise ClientError(f'unsupported secret type "{value}"')
+            kind = value
+        elif key == "id":
+            secret_id = value
+        elif key in ("source", "src"):
+            src = value
+        elif key == "env":
+            env = value
+        else:
+            raise ClientError(f"unexpected key '{key}' in '{field}'")
+    if kind == "env" and not env:
+        env, src = src, ""
+    if not secret_id:
+        raise ClientError("secret missing ID")
+    return secret_id, src, env
+
+
+def _go_errno(err: OSError) -> str:
+    import errno
+
+    if err.errno == errno.ENOENT:
+        return "no such file or directory"
+    return (err.strerror or str(err)).lower()
+
+
+def _check_platform(value: str) -> None:
+    """``--platform``: linux/amd64 (in any of its spellings) builds; a malformed one
+    gets containerd's parse error; any other platform is refused before anything
+    runs, because dockyard has no emulator to run its RUN steps with."""
+    from dockyard.oci.platform import format_platform, normalize, parse_platform
+
+    for item in value.split(","):
+        try:
+            platform = normalize(parse_platform(item.strip()))
+        except InvalidArgument as err:
+            raise ClientError(f"failed to parse platform {item.strip()}: {err}") from None
+        shown = format_platform(platform)
+        if (platform.os, platform.architecture) != ("linux", "amd64"):
+            raise ClientError(
+                f"ERROR: failed to solve: no emulator for platform {shown}: this host runs"
+                " linux/amd64 and dockyard builds for it only"
+            )
 
 
 def _build_args(values: list[str]) -> dict[str, str]:
@@ -273,16 +320,18 @@ def _labels(values: list[str]) -> dict[str, str]:
     return out
 
 
-def _ssh(values: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
+def _ssh(values: list[str]) -> dict[str, list[str]]:
+    """``--ssh default|<id>[=<socket>|<key>[,<key>]]``: no path means $SSH_AUTH_SOCK."""
+    out: dict[str, list[str]] = {}
     for v in values:
-        ssh_id, _, paths = v.partition("=")
-        sock = paths.split(",")[0] if paths else os.environ.get("SSH_AUTH_SOCK", "")
-        if not sock:
-            raise ClientError(
-                f"invalid empty ssh agent socket: make sure SSH_AUTH_SOCK is set ({v})"
-            )
-        out[ssh_id or "default"] = sock
+        ssh_id, _, joined = v.partition("=")
+        paths = [p for p in joined.split(",") if p] if joined else []
+        if not paths:
+            sock = os.environ.get("SSH_AUTH_SOCK", "")
+            if not sock:
+                raise ClientError("invalid empty ssh agent socket: make sure SSH_AUTH_SOCK is set")
+            paths = [sock]
+        out[ssh_id or "default"] = [os.path.abspath(p) for p in paths]
     return out
 
 

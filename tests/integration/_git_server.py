@@ -1,0 +1,176 @@
+"""Git repositories served on loopback for ``ADD <git ref>`` tests: ``git daemon``
+(git://) and ``git http-backend`` behind a small HTTP server (http://). Both
+listen on 127.0.0.1 only and are stopped by PID / shut down afterwards."""
+
+from __future__ import annotations
+
+import http.server
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+GIT_ENV = {
+    "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+    "HOME": "/nonexistent",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_AUTHOR_NAME": "Dock Yard",
+    "GIT_AUTHOR_EMAIL": "dy@example.invalid",
+    "GIT_COMMITTER_NAME": "Dock Yard",
+    "GIT_COMMITTER_EMAIL": "dy@example.invalid",
+    "LC_ALL": "C",
+}
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], env=GIT_ENV, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def make_repo(base: Path, name: str = "repo.git") -> tuple[Path, Path]:
+    """A work tree (to commit in) and the bare repository served from ``base``."""
+    work = base / "work"
+    work.mkdir(parents=True)
+    git(work, "init", "-q", "-b", "main")
+    (work / "a.txt").write_text("first\n")
+    (work / "sub").mkdir()
+    (work / "sub" / "b.txt").write_text("in sub\n")
+    git(work, "add", ".")
+    git(work, "commit", "-q", "-m", "first")
+    git(work, "tag", "-a", "v1", "-m", "version 1")
+    bare = base / "served" / name
+    bare.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["git", "clone", "-q", "--bare", str(work), str(bare)],
+        env=GIT_ENV, check=True, capture_output=True,
+    )  # fmt: skip
+    git(work, "remote", "add", "origin", str(bare))
+    return work, bare
+
+
+def commit(work: Path, path: str, text: str, message: str) -> str:
+    """Commit a change and push it to the served repository; returns the commit."""
+    (work / path).write_text(text)
+    git(work, "add", ".")
+    git(work, "commit", "-q", "-m", message)
+    git(work, "push", "-q", "origin", "main")
+    return git(work, "rev-parse", "HEAD")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def git_daemon(base_path: Path) -> Iterator[int]:
+    """``git daemon`` exporting ``base_path`` on 127.0.0.1; yields its port."""
+    port = free_port()
+    proc = subprocess.Popen(
+        ["git", "daemon", "--export-all", f"--base-path={base_path}", "--listen=127.0.0.1",
+         f"--port={port}", "--reuseaddr", "--informative-errors", str(base_path)],
+        env=GIT_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("git daemon did not start")
+            time.sleep(0.05)
+        yield port
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class _GitHTTP(http.server.BaseHTTPRequestHandler):
+    """Smart HTTP through ``git http-backend`` (CGI)."""
+
+    root = ""
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self._cgi(b"")
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            body = b""
+            while True:
+                size = int(self.rfile.readline().strip(), 16)
+                if size == 0:
+                    self.rfile.readline()
+                    break
+                body += self.rfile.read(size)
+                self.rfile.readline()
+        else:
+            body = self.rfile.read(length)
+        self._cgi(body)
+
+    def _cgi(self, body: bytes) -> None:
+        path, _, query = self.path.partition("?")
+        env = dict(
+            GIT_ENV,
+            GIT_PROJECT_ROOT=self.root,
+            GIT_HTTP_EXPORT_ALL="1",
+            REQUEST_METHOD=self.command,
+            PATH_INFO=path,
+            QUERY_STRING=query,
+            CONTENT_TYPE=self.headers.get("Content-Type", ""),
+            CONTENT_LENGTH=str(len(body)),
+            REMOTE_ADDR="127.0.0.1",
+        )
+        if self.headers.get("Content-Encoding"):
+            env["HTTP_CONTENT_ENCODING"] = self.headers["Content-Encoding"]
+        if self.headers.get("Git-Protocol"):
+            env["GIT_PROTOCOL"] = self.headers["Git-Protocol"]
+        out = subprocess.run(
+            ["git", "http-backend"], input=body, env=env, capture_output=True, check=False
+        ).stdout
+        head, _, payload = out.partition(b"\r\n\r\n")
+        status = 200
+        headers = []
+        for line in head.decode("latin-1").split("\r\n"):
+            key, _, value = line.partition(":")
+            if key.lower() == "status":
+                status = int(value.split()[0])
+            elif key:
+                headers.append((key, value.strip()))
+        self.send_response(status)
+        for key, value in headers:
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+@contextmanager
+def git_http(root: Path) -> Iterator[int]:
+    """Smart HTTP for the repositories in ``root`` on 127.0.0.1; yields its port."""
+    handler = type("Handler", (_GitHTTP,), {"root": str(root)})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
