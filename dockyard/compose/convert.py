@@ -35,6 +35,7 @@ VOLUME = LABEL_PREFIX + "volume"
 
 
 Peers = Callable[[str], str]
+PeerIds = Callable[[str], "str | None"]  # service -> its first container's ID
 """Service name -> the name of its first container (for service: references)."""
 
 
@@ -195,9 +196,16 @@ def _mounts(service: Service, info: ProjectInfo) -> tuple[list[str], list[dict[s
 
 
 def labels(
-    info: ProjectInfo, service: Service, number: int, *, oneoff: bool, image_id: str = ""
+    info: ProjectInfo,
+    service: Service,
+    number: int,
+    *,
+    oneoff: bool,
+    image_id: str = "",
+    peer_ids: PeerIds | None = None,
 ) -> dict[str, str]:
-    """Docker Compose's container labels (the state both tools read)."""
+    """Docker Compose's container labels (the state both tools read); ``peer_ids``
+    resolves ``service:`` references for the config hash, as Compose does."""
     result = dict(service.labels)
     if service.deploy is not None:
         result.update(service.deploy.labels)
@@ -207,7 +215,7 @@ def labels(
             SERVICE: service.name,
             NUMBER: str(number),
             ONEOFF: "True" if oneoff else "False",
-            CONFIG_HASH: config_hash(service.raw),
+            CONFIG_HASH: config_hash(service.raw, peer_ids),
             WORKING_DIR: info.working_dir,
             CONFIG_FILES: ",".join(info.config_files),
             VERSION: __version__,
@@ -269,6 +277,7 @@ def container_request(
     oneoff: bool = False,
     publish: bool = True,
     image_id: str = "",
+    peer_ids: PeerIds | None = None,
 ) -> ContainerRequest:
     """The create request for container ``number`` of ``service``."""
     exposed, bindings = _ports(service, publish)
@@ -292,7 +301,9 @@ def container_request(
         "WorkingDir": service.working_dir or "",
         "Entrypoint": list(service.entrypoint) if service.entrypoint is not None else None,
         "OnBuild": None,
-        "Labels": labels(info, service, number, oneoff=oneoff, image_id=image_id),
+        "Labels": labels(
+            info, service, number, oneoff=oneoff, image_id=image_id, peer_ids=peer_ids
+        ),
     }
     if service.entrypoint == []:
         config["Entrypoint"] = [""]  # an explicit empty entrypoint resets the image's

@@ -471,6 +471,10 @@ def normalize_service(
     for key in ("secrets", "configs"):
         if key in service:
             service[key] = _mounts(service[key])
+    for secret in service.get("secrets") or []:
+        # compose-go's SetDefaultValues: a secret is mounted at /run/secrets/<source>
+        # unless it says otherwise (configs have no such default in the model)
+        secret.setdefault("target", f"/run/secrets/{secret.get('source', '')}")
     dependencies = _depends_on(service.get("depends_on"))
     for link in service.get("links") or []:
         dependencies.setdefault(

@@ -48,9 +48,30 @@ _Dumper.add_representer(str, _str)
 _Dumper.add_representer(type(None), _none)
 
 
+def _file_modes(model: dict[str, Any]) -> dict[str, Any]:
+    """compose-go (v2.10+) writes a secret's or config's ``mode`` as an octal string
+    (FileMode's marshallers: ``"0440"``)."""
+    services = model.get("services")
+    if not isinstance(services, dict):
+        return model
+    changed: dict[str, Any] = {}
+    for name, service in services.items():
+        fixed = dict(service)
+        for key in ("secrets", "configs"):
+            if isinstance(service.get(key), list):
+                fixed[key] = [
+                    {**item, "mode": "0" + format(item["mode"], "o")}
+                    if isinstance(item, dict) and isinstance(item.get("mode"), int)
+                    else item
+                    for item in service[key]
+                ]
+        changed[name] = fixed
+    return {**model, "services": changed}
+
+
 def to_yaml(model: dict[str, Any]) -> str:
     return yaml.dump(
-        model,
+        _file_modes(model),
         Dumper=_Dumper,
         sort_keys=False,
         default_flow_style=False,
@@ -63,7 +84,7 @@ def to_yaml(model: dict[str, Any]) -> str:
 def to_json(model: dict[str, Any]) -> str:
     """JSON as compose-go's ``json.MarshalIndent``: ``command``/``entrypoint`` are always
     present (null when unset)."""
-    data = dict(model)
+    data = _file_modes(model)
     services = {}
     for name, service in (data.get("services") or {}).items():
         s = dict(service)

@@ -3,8 +3,7 @@ decide whether a service's containers must be recreated."""
 
 from __future__ import annotations
 
-import hashlib
-import json
+from collections.abc import Callable
 from typing import Any
 
 from dockyard.compose.errors import ComposeError
@@ -70,23 +69,16 @@ def dependents(services: dict[str, Any], changed: set[str]) -> set[str]:
     return result
 
 
-_NOT_HASHED = ("build", "pull_policy", "scale", "deploy", "develop", "depends_on", "profiles")
+def config_hash(service: dict[str, Any], resolve: Callable[[str], str | None] | None = None) -> str:
+    """The ``com.docker.compose.config-hash`` label value, byte for byte as Docker
+    Compose v2 computes it (dockyard.compose.confighash): SHA-256 of compose-go's
+    JSON of the service without build, pull_policy, scale, deploy.replicas,
+    depends_on and profiles, so a change to those alone recreates nothing.
+    ``resolve`` maps a service to its first container's ID, for ``service:``
+    references (network_mode, ipc, pid, volumes_from)."""
+    from dockyard.compose.confighash import service_hash
 
-
-def config_hash(service: dict[str, Any]) -> str:
-    """The ``com.docker.compose.config-hash`` label value: SHA-256 of the normalised
-    service without what Compose leaves out of its hash (build, pull_policy, scale,
-    deploy.replicas, depends_on, profiles), so a change to any of those does not
-    recreate containers. Same semantics as Compose; the bytes hashed are dockyard's
-    canonical JSON, so the value differs from the one Compose writes."""
-    relevant = {k: v for k, v in service.items() if k not in _NOT_HASHED}
-    deploy = service.get("deploy")
-    if isinstance(deploy, dict):
-        trimmed = {k: v for k, v in deploy.items() if k != "replicas"}
-        if trimmed:
-            relevant["deploy"] = trimmed
-    text = json.dumps(relevant, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return service_hash(service, resolve)
 
 
 def with_dependencies(services: dict[str, Any], names: list[str]) -> list[str]:

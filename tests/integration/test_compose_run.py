@@ -208,7 +208,7 @@ services:
             proc.wait()
     assert proc.returncode == 130
     assert b"Gracefully stopping..." in out
-    assert b" Container proj-svc-1  Stopped" in err
+    assert b" Container proj-svc-1 Stopped" in err
     state = json.loads(dy("inspect", "proj-svc-1").out)[0]["State"]
     assert state["Status"] == "exited"
     compose(dy, file, "down")
@@ -350,13 +350,13 @@ def test_build_create_wait_orphans_and_rmi(dy: Dockyard, busybox: str, tmp_path:
     context.mkdir()
     (context / "Dockerfile").write_text("FROM busybox\nARG GREETING\nRUN echo $GREETING > /built\n")
     created = compose(dy, file, "create")
-    assert " Service made  Built" in created.err
+    assert " Service made Built" in created.err
     assert dy("images", "--format", "{{.Repository}}", "proj-made").out == "proj-made\n"
     assert dy("ps", "-a", "--format", "{{.Names}} {{.State}}").out == "proj-made-1 created\n"
     assert compose(dy, file, "ls").out.splitlines()[1:] == []
     assert compose(dy, file, "ls", "-a", "-q").out == "proj\n"
     waited = compose(dy, file, "up", "-d", "--wait")
-    assert " Container proj-made-1  Healthy" in waited.err
+    assert " Container proj-made-1 Healthy" in waited.err
     assert "(healthy)" in compose(dy, file, "ps").out
     assert compose(dy, file, "logs", "made").out == "made-1  | built-with-arg\n"
 
@@ -403,5 +403,5 @@ def test_project_name_alone_reaches_what_exists(dy: Dockyard, busybox: str, tmp_
     assert "no configuration file provided: not found" in missing.stderr
     down = by_name("down", "-t", "0")
     assert down.returncode == 0, down.stderr
-    assert " Network proj_default  Removed" in down.stderr
+    assert " Network proj_default Removed" in down.stderr
     all_clean(dy)

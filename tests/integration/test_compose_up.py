@@ -53,16 +53,18 @@ def container_ids(dy: Dockyard) -> dict[str, str]:
 
 
 def _stop_dns_daemon(dy: Dockyard) -> None:
-    """The embedded DNS daemon the project network started lingers for a minute by
-    design; the test ends it (by the pid it wrote) so nothing is left running."""
-    pid_file = dy.run_root / "network" / "dnsd.pid"
-    with contextlib.suppress(OSError, ValueError):
-        pid = int(pid_file.read_text().strip() or 0)
-        if pid > 1:
-            os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + 5
-            while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-                time.sleep(0.02)
+    """The per-root daemons a project starts (the embedded DNS, the port proxy) linger
+    for a minute by design; the test ends them (by the pids they wrote) so nothing is
+    left running."""
+    for name in ("dnsd.pid", "portd.pid"):
+        pid_file = dy.run_root / "network" / name
+        with contextlib.suppress(OSError, ValueError):
+            pid = int(pid_file.read_text().strip() or 0)
+            if pid > 1:
+                os.kill(pid, signal.SIGTERM)
+                deadline = time.monotonic() + 5
+                while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+                    time.sleep(0.02)
 
 
 def all_clean(dy: Dockyard) -> None:
@@ -129,11 +131,11 @@ def test_two_services_up_ps_logs_exec_down(dy: Dockyard, busybox: str, tmp_path:
     up = compose(dy, file, "up", "-d")
     remember_bridges(dy)
     progress = up.err.splitlines()
-    assert progress.index(" Network proj_default  Created") < progress.index(
-        " Container proj-db-1  Created"
+    assert progress.index(" Network proj_default Created ") < progress.index(
+        " Container proj-db-1 Created "
     )
-    assert progress.index(" Container proj-db-1  Started") < progress.index(
-        " Container proj-web-1  Starting"
+    assert progress.index(" Container proj-db-1 Started ") < progress.index(
+        " Container proj-web-1 Starting "
     )
     ps = compose(dy, file, "ps")
     assert ps.lines[0].split() == [
@@ -180,7 +182,7 @@ def test_two_services_up_ps_logs_exec_down(dy: Dockyard, busybox: str, tmp_path:
     compose(dy, file, "start")
     assert len(compose(dy, file, "ps").lines) == 3
     down = compose(dy, file, "down", "-t", "1")
-    assert " Network proj_default  Removed" in down.err
+    assert " Network proj_default Removed" in down.err
     all_clean(dy)
 
 
@@ -213,11 +215,11 @@ def test_depends_on_conditions_gate_the_start(dy: Dockyard, busybox: str, tmp_pa
     file = project(tmp_path, GATED)
     up = compose(dy, file, "up", "-d")
     progress = up.err.splitlines()
-    assert progress.index(" Container proj-db-1  Healthy") < progress.index(
-        " Container proj-web-1  Starting"
+    assert progress.index(" Container proj-db-1 Healthy ") < progress.index(
+        " Container proj-web-1 Starting "
     )
-    assert progress.index(" Container proj-init-1  Exited") < progress.index(
-        " Container proj-web-1  Starting"
+    assert progress.index(" Container proj-init-1 Exited ") < progress.index(
+        " Container proj-web-1 Starting "
     )
     state = json.loads(dy("inspect", "proj-db-1").out)[0]["State"]
     assert state["Health"]["Status"] == "healthy"
@@ -262,18 +264,18 @@ def test_second_up_recreates_only_the_changed_service_and_scales(
     compose(dy, file, "up", "-d")
     before = container_ids(dy)
     again = compose(dy, file, "up", "-d")
-    assert " Container proj-web-1  Running" in again.err
+    assert " Container proj-web-1 Running" in again.err
     assert container_ids(dy) == before
     file.write_text(TWO.replace("GREETING: hello", "GREETING: changed"))
     changed = compose(dy, file, "up", "-d")
-    assert " Container proj-web-1  Recreated" in changed.err
+    assert " Container proj-web-1 Recreated" in changed.err
     assert "proj-db-1  Recreate" not in changed.err
     after = container_ids(dy)
     assert after["proj-db-1"] == before["proj-db-1"]
     assert after["proj-web-1"] != before["proj-web-1"]
     assert compose(dy, file, "exec", "-T", "web", "sh", "-c", "echo $GREETING").out == ("changed\n")
     forced = compose(dy, file, "up", "-d", "--force-recreate", "db")
-    assert " Container proj-db-1  Recreated" in forced.err
+    assert " Container proj-db-1 Recreated" in forced.err
 
     compose(dy, file, "up", "-d", "--scale", "web=3")
     names = sorted(container_ids(dy))
@@ -306,7 +308,7 @@ def test_named_volumes_survive_down_but_not_down_v(
 ) -> None:
     file = project(tmp_path, VOLUMES)
     up = compose(dy, file, "up", "-d")
-    assert " Volume proj_data  Created" in up.err
+    assert " Volume proj_data Created" in up.err
     volume = json.loads(dy("volume", "inspect", "proj_data").out)[0]
     assert volume["Labels"]["com.docker.compose.project"] == "proj"
     assert volume["Labels"]["com.docker.compose.volume"] == "data"
@@ -325,14 +327,14 @@ def test_named_volumes_survive_down_but_not_down_v(
         time.sleep(0.05)
     # a recreated container keeps its predecessor's anonymous volume
     file.write_text(VOLUMES.replace('VERSION: "1"', 'VERSION: "2"'))
-    assert " Container proj-app-1  Recreated" in compose(dy, file, "up", "-d", "-t", "1").err
+    assert " Container proj-app-1 Recreated" in compose(dy, file, "up", "-d", "-t", "1").err
     deadline = time.monotonic() + 10
     while len(compose(dy, file, "exec", "-T", "app", "cat", "/anon/runs").lines) != 2:
         assert time.monotonic() < deadline
         time.sleep(0.05)
     assert len(dy("volume", "ls", "-q").lines) == 2
     down = compose(dy, file, "down", "-v", "-t", "1")
-    assert " Volume proj_data  Removed" in down.err
+    assert " Volume proj_data Removed" in down.err
     all_clean(dy)
 
 

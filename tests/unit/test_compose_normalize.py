@@ -205,7 +205,7 @@ def test_service_normalisation(tmp_path: pathlib.Path) -> None:
     assert web["mem_limit"] == str(1024**3)
     assert web["tty"] is True
     assert web["ulimits"] == {"nofile": {"soft": 10, "hard": 20}, "nproc": 5}
-    assert web["secrets"] == [{"source": "token"}]
+    assert web["secrets"] == [{"source": "token", "target": "/run/secrets/token"}]
     assert web["pull_policy"] == "missing"
     assert web["networks"] == {"default": None}
     assert "networks" not in project.services["db"]
@@ -357,7 +357,12 @@ def test_config_hash_changes_only_with_the_container_config() -> None:
     assert config_hash(base) == config_hash(same)
     assert config_hash(base) != config_hash({**base, "command": ["sleep", "2"]})
     assert config_hash(base) == config_hash({**base, "scale": 3})
-    assert config_hash(base) == config_hash({**base, "deploy": {"replicas": 4}})
+    # deploy.replicas is cleared, but a present deploy section still marshals its
+    # struct fields (resources, placement), as compose's ServiceHash does
+    with_replicas = {**base, "deploy": {"replicas": 4}}
+    assert config_hash(with_replicas) == config_hash({**base, "deploy": {"replicas": 2}})
+    assert config_hash(with_replicas) == config_hash({**base, "deploy": {}})
+    assert config_hash(base) != config_hash(with_replicas)
     assert config_hash(base) != config_hash({**base, "deploy": {"resources": {"limits": {}}}})
     assert config_hash(base) == config_hash({**base, "depends_on": {"db": {}}})
     assert config_hash(base) == config_hash({**base, "build": {"context": "."}})

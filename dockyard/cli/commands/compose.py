@@ -330,9 +330,23 @@ def compose_up(cmd: ComposeCommand, argv: list[str]) -> int:
     )
     p.flag("--no-start", help="Don't start the services after creating them")
     p.flag("--abort-on-container-exit", help="Stops all containers if any container was stopped")
+    p.flag(
+        "--abort-on-container-failure",
+        help="Stops all containers if any container exited with failure",
+    )
     p.option("--exit-code-from", help="Return the exit code of the selected service container")
-    p.multi("--attach", metavar="stringArray", help="Restrict attaching to the specified services")
-    p.flag("--no-attach", help="Do not attach (stream logs) to the specified services")
+    p.multi(
+        "--attach",
+        metavar="stringArray",
+        help="Restrict attaching to the specified services. Incompatible with"
+        " --attach-dependencies.",
+    )
+    p.multi(
+        "--no-attach",
+        metavar="stringArray",
+        help="Do not attach (stream logs) to the specified services",
+    )
+    p.flag("--attach-dependencies", help="Automatically attach to log output of dependent services")
     p.flag("--no-color", help="Produce monochrome output")
     p.flag("--no-log-prefix", help="Don't print prefix in logs")
     p.flag("--timestamps", help="Show timestamps")
@@ -344,9 +358,36 @@ def compose_up(cmd: ComposeCommand, argv: list[str]) -> int:
         help="Use this timeout in seconds for container"
         " shutdown when attached or when containers are already running",
     )
+    p.flag(
+        "-w",
+        "--watch",
+        help="Watch source code and rebuild/refresh containers when files are updated.",
+    )
     ns = p.parse(argv)
-    if ns.detach and (ns.abort_on_container_exit or ns.exit_code_from):
-        raise ClientError("--abort-on-container-exit and --detach are incompatible")
+    if ns.exit_code_from:
+        ns.abort_on_container_exit = True
+    if ns.attach and ns.attach_dependencies:
+        raise ClientError("cannot combine --attach and --attach-dependencies")
+    if ns.abort_on_container_exit and ns.abort_on_container_failure:
+        raise ClientError(
+            "--abort-on-container-failure cannot be combined with --abort-on-container-exit"
+        )
+    if ns.wait and (ns.attach_dependencies or ns.abort_on_container_exit or ns.attach):
+        raise ClientError(
+            "--wait cannot be combined with --abort-on-container-exit, --attach or"
+            " --attach-dependencies"
+        )
+    if ns.detach and (
+        ns.attach_dependencies
+        or ns.abort_on_container_exit
+        or ns.abort_on_container_failure
+        or ns.attach
+        or ns.watch
+    ):
+        raise ClientError(
+            "--detach cannot be combined with --abort-on-container-exit,"
+            " --abort-on-container-failure, --attach, --attach-dependencies or --watch"
+        )
     if ns.force_recreate and ns.no_recreate:
         raise ClientError("--force-recreate and --no-recreate are incompatible")
     if ns.build and ns.no_build:
@@ -368,11 +409,17 @@ def compose_up(cmd: ComposeCommand, argv: list[str]) -> int:
         wait=ns.wait,
         wait_timeout=float(ns.wait_timeout or 0),
     )
-    if ns.exit_code_from:
-        ns.abort_on_container_exit = True
 
     def act() -> int:
         cp = _bound(cmd)
+        if ns.watch and not any(
+            isinstance(cp.model.services[n].raw.get("develop"), dict)
+            for n in cp.select(options.services)
+        ):
+            raise ClientError(
+                "none of the selected services is configured for watch, see"
+                " https://docs.docker.com/compose/how-tos/file-watch/"
+            )
         containers = _create_all(cp, options)
         if not options.start:
             return 0
@@ -413,6 +460,28 @@ def _create_all(cp: Any, options: Any) -> list[Any]:
     return list(cp.converge(names, images, options))
 
 
+def _attach_set(cp: Any, ns: Any, options: Any) -> set[str]:
+    """The services whose logs an attached ``up`` streams, as Compose chooses them:
+    ``--attach`` as given; else the services named (with ``--attach-dependencies``
+    their dependencies too; none named: all) unless ``attach: false``; minus
+    ``--no-attach``."""
+    if ns.attach:
+        unknown = sorted(set(ns.attach) - set(cp.model.services))
+        if unknown:
+            raise ClientError("cannot attach to services not included in up: " + ", ".join(unknown))
+        chosen = set(ns.attach)
+    else:
+        names = options.services
+        if names and ns.attach_dependencies:
+            names = cp.select(names)
+        chosen = {
+            name
+            for name in (names or cp.model.services)
+            if cp.model.services[name].raw.get("attach", True) is not False
+        }
+    return chosen - set(ns.no_attach)
+
+
 def _attached_up(cp: Any, containers: list[Any], ns: Any, options: Any) -> int:
     import queue
     import signal
@@ -422,11 +491,11 @@ def _attached_up(cp: Any, containers: list[Any], ns: Any, options: Any) -> int:
     from dockyard.compose.engine.state import service_of, short_name
     from dockyard.engine.logs import LogSelection
 
-    attach_services = set(ns.attach or options.services or cp.model.services)
+    attach_services = _attach_set(cp, ns, options)
     attached = [c for c in containers if service_of(c) in attach_services]
     names = [short_name(c, cp.name) for c in attached]
     printer = LogPrinter(
-        names,
+        [*names, "#watch"] if ns.watch else names,
         color=not ns.no_color
         and (cp.ansi == "always" or (cp.ansi == "auto" and sys.stdout.isatty())),
         prefix=not ns.no_log_prefix,
@@ -468,7 +537,10 @@ def _attached_up(cp: Any, containers: list[Any], ns: Any, options: Any) -> int:
         cp.start_containers(containers, on_started=lambda c: follow(c, now_ns))
         for container in attached:
             follow(container, now_ns)
-        return _watch(cp, attached, exits, printer, interrupted, ns, options)
+        live = None
+        if ns.watch:
+            live = _live_watch(cp, options, printer, attach_services, ids, follow)
+        return _watch(cp, attached, exits, printer, interrupted, ns, options, live)
     except KeyboardInterrupt:
         printer.text("Gracefully stopping... (press Ctrl+C again to force)")
         interrupted.append(signal.SIGINT)
@@ -480,6 +552,58 @@ def _attached_up(cp: Any, containers: list[Any], ns: Any, options: Any) -> int:
     finally:
         signal.signal(signal.SIGINT, previous)
         signal.signal(signal.SIGTERM, previous_term)
+
+
+def _live_watch(
+    cp: Any,
+    options: Any,
+    printer: Any,
+    attach_services: set[str],
+    ids: set[str],
+    follow: Callable[[Any, int], None],
+) -> Callable[[], list[Any]]:
+    """``up --watch``: the watch rules run inside the attached loop (one poll per
+    turn); containers a rebuild recreated are followed like the first ones. Watch
+    messages carry Compose's ``⦿`` prefix."""
+    import time
+
+    from dockyard.compose.engine import watch
+    from dockyard.compose.engine.filewatch import PollingWatcher
+    from dockyard.compose.engine.state import service_of
+
+    indent = " " * printer.width + " ⦿ " if printer.prefix else ""
+
+    def log(line: str) -> None:
+        printer.text(indent + line)
+
+    rule_list, paths = watch.rules(
+        cp, cp.select(options.services), lambda line: log(line.rstrip("\n"))
+    )
+    watcher = watch.Watcher(cp, rule_list, log)
+    watcher.initial_sync()
+    poller = PollingWatcher(paths, skip=lambda d: watch.ignored_directory(rule_list, d))
+    log("Watch enabled")
+
+    def turn() -> list[Any]:
+        changed = poller.tick()
+        if not changed:
+            return []
+        try:
+            watcher.handle(changed)
+        except DockyardError as exc:
+            log(f"Error handling changed files: {exc.message}")
+        fresh = [
+            c
+            for c in cp.containers(sorted(attach_services))
+            if c.id not in ids and service_of(c) in attach_services
+        ]
+        now_ns = time.time_ns()
+        for container in fresh:
+            ids.add(container.id)
+            follow(container, now_ns)
+        return fresh
+
+    return turn
 
 
 class _suppress:
@@ -498,6 +622,7 @@ def _watch(
     interrupted: list[int],
     ns: Any,
     options: Any,
+    live: Callable[[], list[Any]] | None = None,
 ) -> int:
     import queue
 
@@ -514,6 +639,10 @@ def _watch(
             printer.text("Gracefully stopping... (press Ctrl+C again to force)")
             cp.stop(cp.containers(), options.timeout)
             result = 130
+        if live is not None and not aborting:
+            for container in live():
+                remaining.add(container.id)
+                by_id[container.id] = container
         try:
             event = exits.get(timeout=0.1)
         except queue.Empty:
@@ -522,7 +651,8 @@ def _watch(
         service = service_of(by_id[event.container_id])
         if not aborting:
             printer.text(f"{event.name} exited with code {event.code}")
-        if ns.abort_on_container_exit:
+        failed = ns.abort_on_container_failure and event.code != 0
+        if ns.abort_on_container_exit or failed:
             if not aborting:
                 aborting = True
                 printer.text("Aborting on container exit...")
@@ -601,13 +731,26 @@ def compose_events(cmd: ComposeCommand, argv: list[str]) -> int:
 
 
 def compose_scale(cmd: ComposeCommand, argv: list[str]) -> int:
-    p = CommandParser("compose scale", "[SERVICE=REPLICAS...]", "Scale services")
+    """Compose's Scale: the replica counts applied to the model, then create (diverged
+    containers recreated) and start, for those services (and, without ``--no-deps``,
+    their dependencies)."""
+    p = CommandParser("compose scale", "[SERVICE=REPLICAS...]", "Scale services ")
     p.flag("--no-deps", help="Don't start linked services")
     ns = p.parse(argv, min_args=1)
     from dockyard.compose.engine.project import UpOptions
 
-    scale = _scale(p, ns.args)
-    options = UpOptions(services=sorted(scale), no_deps=ns.no_deps, no_recreate=True, scale=scale)
+    scale: dict[str, int] = {}
+    for value in ns.args:
+        key, sep, number = value.partition("=")
+        if not sep or not key or not number:
+            raise ClientError(f"invalid scale specifier: {value}")
+        try:
+            scale[key] = int(number)
+        except ValueError:
+            raise ClientError(
+                f"invalid scale specifier: can't parse replica value as int: {value}"
+            ) from None
+    options = UpOptions(services=sorted(scale), no_deps=ns.no_deps, scale=scale)
 
     def act() -> int:
         cp = _bound(cmd)
@@ -1526,6 +1669,9 @@ def compose_port(cmd: ComposeCommand, argv: list[str]) -> int:
 
 
 def compose_wait(cmd: ComposeCommand, argv: list[str]) -> int:
+    """Compose's Wait: every running container of the services (one-off ones too)
+    waited for at once, each exit reported as it happens; the exit code is the last
+    one's. ``--down-project`` then takes the project down (orphans included)."""
     p = CommandParser(
         "compose wait",
         "SERVICE [SERVICE...] [OPTIONS]",
@@ -1535,16 +1681,46 @@ def compose_wait(cmd: ComposeCommand, argv: list[str]) -> int:
     ns = p.parse(argv, min_args=1)
 
     def act() -> int:
+        import threading
+
+        from dockyard.compose.engine.state import ACTIVE
+
         cp = _bound(cmd, progress=False)
-        code = 0
-        for c in cp.containers(ns.args):
-            cp.engine.lifecycle.wait_exited(c.id, float("inf"))
-            fresh = cp.engine.containers.try_get(c.id)
-            code = int((fresh or c).state.get("ExitCode") or 0)
-            write(f"{code}\n")
-        return code
+        running = [c for c in cp.containers(ns.args, oneoff=None) if c.status in ACTIVE]
+        if not running:
+            raise ClientError(f'no containers for project "{cp.name}"')
+        lock = threading.Lock()
+        code = [0]
+
+        def wait_one(engine: Any, container: Any) -> None:
+            engine.lifecycle.wait_exited(container.id, float("inf"))
+            fresh = engine.containers.try_get(container.id)
+            status = int((fresh or container).state.get("ExitCode") or 0)
+            with lock:
+                write(f'container "{container.id}" exited with status code {status}\n')
+                sys.stdout.flush()
+                code[0] = status
+
+        cp.in_parallel(running, wait_one)
+        if ns.down_project:
+            compose_down(cmd, ["--remove-orphans"])
+        return code[0]
 
     return _run_engine(act)
+
+
+def _tool(name: str) -> Callable[[ComposeCommand, list[str]], int]:
+    """A sub-command from compose_tools, imported when it runs."""
+
+    def handler(cmd: ComposeCommand, argv: list[str]) -> int:
+        from dockyard.cli.commands import compose_tools
+
+        function: Callable[[ComposeCommand, list[str]], int] = getattr(
+            compose_tools, f"compose_{name}"
+        )
+        return function(cmd, argv)
+
+    return handler
 
 
 SUBCOMMANDS: dict[str, Callable[[ComposeCommand, list[str]], int]] = {
@@ -1574,4 +1750,8 @@ SUBCOMMANDS: dict[str, Callable[[ComposeCommand, list[str]], int]] = {
     "wait": compose_wait,
     "scale": compose_scale,
     "events": compose_events,
+    "push": _tool("push"),
+    "cp": _tool("cp"),
+    "attach": _tool("attach"),
+    "watch": _tool("watch"),
 }

@@ -1,8 +1,8 @@
 """The progress lines Docker Compose prints on stderr.
 
 On a terminal: `` ✔ Container demo-web-1  Started   0.3s`` as each step ends; otherwise
-compose's plain form, one line per state change (`` Container demo-web-1  Starting``,
-`` Container demo-web-1  Started``).
+compose's plain form, one line per state change, as Go's ``fmt.Fprintln`` writes its
+operands (`` Container demo-web-1 Starting `` — note the spaces at both ends).
 """
 
 from __future__ import annotations
@@ -28,7 +28,11 @@ _DONE = {
     "Pulled",
     "Built",
     "Skipped",
+    "Pushed",
+    "Copied",
+    "Layer already exists",
 }
+_WARNED = {"Warning"}
 _FAILED = {"Error", "Unhealthy"}
 
 
@@ -41,19 +45,23 @@ class Progress:
         self._lock = threading.Lock()
         self._began: dict[str, float] = {}
 
-    def event(self, kind: str, name: str, status: str) -> None:
-        """``kind`` is Network, Volume, Container or a service name (pull/build)."""
+    def event(self, kind: str, name: str, status: str, details: str = "") -> None:
+        """``kind`` is Network, Volume, Container or a service name (pull/build);
+        ``details`` follows the status (``cp``: what was copied where)."""
         if self.mode == "quiet":
             return
         key = f"{kind} {name}" if kind else name
         now = time.monotonic()
         with self._lock:
             if self.mode == "plain":
-                self.out.write(f" {key}  {status}\n")
-            elif status in _DONE or status in _FAILED:
+                # compose's plainWriter: fmt.Fprintln("", ID, Text, Details), so the
+                # operands are space-separated and an empty Details leaves a space
+                self.out.write(" ".join(("", key, status, details)) + "\n")
+            elif status in _DONE or status in _FAILED or status in _WARNED:
                 took = now - self._began.pop(key, now)
-                mark = "✔" if status in _DONE else "✘"
-                self.out.write(f" {mark} {key}  {status:<10} {took:5.1f}s\n")
+                mark = "✔" if status in _DONE else "!" if status in _WARNED else "✘"
+                tail = f" {details}" if details else ""
+                self.out.write(f" {mark} {key}  {status:<10} {took:5.1f}s{tail}\n")
             else:
                 self._began.setdefault(key, now)
             self.out.flush()

@@ -358,6 +358,12 @@ class ComposeProject:
             raise ComposeFailure(f"service {service} has no container to reference")
         return found[0].name
 
+    def peer_id(self, service: str) -> str | None:
+        """The ID of the service's first container (Compose's Containers.sorted()[0]),
+        which the config hash uses for ``service:`` references; None when none."""
+        found = sorted(self.containers([service]), key=lambda c: c.name)
+        return found[0].id if found else None
+
     def container_name(self, service: Service, number: int) -> str:
         return service.container_name or f"{self.name}-{service.name}-{number}"
 
@@ -383,6 +389,7 @@ class ComposeProject:
             oneoff=oneoff,
             publish=publish,
             image_id=image_id,
+            peer_ids=self.peer_id,
         )
         for kind, objects in (("secrets", self.model.secrets), ("configs", self.model.configs)):
             binds, files = L.file_objects(service, kind, objects, self.project.environment)
@@ -430,7 +437,7 @@ class ComposeProject:
         copy_in_stream(self.engine, container, buffer, "/", "/", archive=False)
 
     def expected_hash(self, service: Service) -> str:
-        return config_hash(service.raw)
+        return config_hash(service.raw, self.peer_id)
 
     def converge(
         self,
