@@ -27,6 +27,7 @@ ROUTE_MODULES = (
     "dockyard.api.routes.volumes",
     "dockyard.api.routes.networks",
     "dockyard.api.routes.build",
+    "dockyard.api.routes.plugins",
     "dockyard.api.routes.distribution",
 )
 MAX_BODY = 64 << 30  # image loads and archive uploads stream; JSON bodies have their own limit

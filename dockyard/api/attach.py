@@ -18,13 +18,22 @@ import contextlib
 import os
 import struct
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from dockyard.runtime.monitor import protocol
 
 if TYPE_CHECKING:
-    from dockyard.api.hijack import RawConnection
     from dockyard.engine import Engine
+
+
+class Connection(Protocol):
+    """The client's side of an attach: a hijacked connection or a websocket."""
+
+    lost: asyncio.Event
+
+    async def read(self) -> bytes | None: ...
+
+    async def write(self, data: bytes) -> bool: ...
 
 
 class MonitorLink:
@@ -81,14 +90,15 @@ class AttachRegistry:
         self.pending: dict[str, list[PendingAttach]] = {}
         self._resize_locks: dict[str, asyncio.Lock] = {}
 
-    def resize_lock(self, container_id: str) -> asyncio.Lock:
-        """Resizes of one container apply in the order they arrived (each goes over
-        its own connection to the monitor, which could otherwise overtake another)."""
+    def container_lock(self, key: str) -> asyncio.Lock:
+        """One operation of a kind on a container at a time: resizes apply in the order
+        they arrived (each goes over its own connection to the monitor, which could
+        otherwise overtake another); starts do not race each other."""
         if len(self._resize_locks) > 1000:
             for key, lock in list(self._resize_locks.items()):
                 if not lock.locked():
                     del self._resize_locks[key]
-        return self._resize_locks.setdefault(container_id, asyncio.Lock())
+        return self._resize_locks.setdefault(key, asyncio.Lock())
 
     def wait_for_start(self, container_id: str) -> PendingAttach:
         entry = PendingAttach(container_id)
@@ -118,9 +128,10 @@ class AttachOptions:
     stdin_once: bool
     detach_keys: bytes
     records_exit: bool = False  # we record the exit ourselves (faster than the callback)
+    multiplex: bool = True  # without a tty: Docker's 8-byte frames (not over a websocket)
 
 
-async def proxy(conn: RawConnection, link: MonitorLink, opts: AttachOptions) -> str:
+async def proxy(conn: Connection, link: MonitorLink, opts: AttachOptions) -> str:
     """Copy between the client and the monitor until the container ends, the client
     detaches or goes; returns "exited", "detached" or "gone"."""
     pump: asyncio.Task[str] | None = None
@@ -154,7 +165,7 @@ async def proxy(conn: RawConnection, link: MonitorLink, opts: AttachOptions) -> 
                 await pump
 
 
-async def _copy_output(conn: RawConnection, link: MonitorLink, opts: AttachOptions) -> str:
+async def _copy_output(conn: Connection, link: MonitorLink, opts: AttachOptions) -> str:
     while True:
         frame = await link.read_frame()
         if frame is None:
@@ -173,11 +184,11 @@ async def _copy_output(conn: RawConnection, link: MonitorLink, opts: AttachOptio
         )
         if not wanted or not payload:
             continue
-        if not await conn.write(payload if opts.tty else raw):
+        if not await conn.write(payload if opts.tty or not opts.multiplex else raw):
             return "gone"
 
 
-async def _pump_stdin(conn: RawConnection, link: MonitorLink, opts: AttachOptions) -> str:
+async def _pump_stdin(conn: Connection, link: MonitorLink, opts: AttachOptions) -> str:
     from dockyard.engine.execs import _EscapeFilter
 
     escape = _EscapeFilter(opts.detach_keys) if opts.tty and opts.detach_keys else None

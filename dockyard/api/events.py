@@ -119,11 +119,14 @@ class EventHub:
         self._closed = False
 
     async def subscribe(self) -> Subscription:
+        """Events recorded from now on. The poller may not have read the latest rows
+        yet: those are the past (a wait must not take a restart's "die" for its own)."""
+        now = await self.context.run(_max_seq)
         async with self._starting:  # one poller, however many subscribe at once
             if self._task is None or self._task.done():
-                self.last_seq = await self.context.run(_max_seq)
+                self.last_seq = max(self.last_seq, now)
                 self._task = asyncio.get_running_loop().create_task(self._poll())
-            sub = Subscription(self, self.last_seq)
+            sub = Subscription(self, max(self.last_seq, now))
             self.subscribers.add(sub)
         return sub
 

@@ -101,6 +101,19 @@ def int_param(request: web.Request, name: str, default: int | None = None) -> in
         ) from None
 
 
+def size_params(request: web.Request) -> tuple[int, int]:
+    """A resize's ``h`` and ``w``: numbers a terminal can take (0 to 65535), else 400."""
+    sizes = []
+    for name, what in (("h", "height"), ("w", "width")):
+        value = int_param(request, name, 0) or 0
+        if not 0 <= value <= 0xFFFF:
+            raise InvalidArgument(
+                f'invalid resize {what} "{request.query.get(name)}": value out of range'
+            )
+        sizes.append(value)
+    return sizes[0], sizes[1]
+
+
 def filters_param(request: web.Request, name: str = "filters") -> Filters:
     from dockyard.engine.filters import Filters
 

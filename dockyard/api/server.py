@@ -209,10 +209,37 @@ def close_listeners(listeners: list[Listener]) -> None:
                     os.unlink(listener.unix_path)
 
 
+class BadRequestFilter(logging.Filter):
+    """aiohttp logs a request it cannot parse (a NUL in a header, a broken request
+    line) with a traceback, though it is the client's error and gets a 400: one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from aiohttp.http_exceptions import HttpProcessingError
+
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            remote = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+            record.msg = "bad request from %s: %s"
+            record.args = (remote, " ".join(str(exc.message).split()))
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def _quiet_bad_requests() -> None:
+    # every registry request at INFO is httpx's default, not dockerd's
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logger = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, BadRequestFilter) for f in logger.filters):
+        logger.addFilter(BadRequestFilter())
+
+
 async def _serve(options: Options, config: ServeConfig, listeners: list[Listener]) -> None:
     from dockyard.api.app import make_app
     from dockyard.api.context import ApiContext
 
+    _quiet_bad_requests()
     context = ApiContext(options)
     app = make_app(context)
     access = logging.getLogger("dockyard.api.access") if options.debug else None

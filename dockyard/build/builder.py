@@ -236,7 +236,8 @@ class Builder:
         v = self.progress.vertex(
             f"[internal] load build definition from {self.req.dockerfile_name}"
         )
-        v.note(f"transferring dockerfile: {len(self.req.dockerfile.encode())}B done")
+        size = len(self.req.dockerfile.encode("utf-8", "surrogateescape"))  # not UTF-8: as read
+        v.note(f"transferring dockerfile: {size}B done")
         plan = plan_build(
             self.req.dockerfile, self.req.dockerfile_name, self.req.build_args, self.req.target
         )

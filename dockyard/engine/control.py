@@ -141,7 +141,9 @@ def top(engine: Engine, container: Container, ps_args: str) -> tuple[list[str], 
         proc = subprocess.run(["ps", *args], capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             first = proc.stderr.split("\n", 1)[0] or f"exit status {proc.returncode}"
-            raise SystemFailure(f"ps: {first}")
+            # dockerd answers 500 here; ps refusing its arguments is the client's input,
+            # so 400 (Engine API: bad input is never a 5xx), with dockerd's message
+            raise InvalidArgument(f"ps: {first}")
     return parse_ps_output(proc.stdout, pids)
 
 

@@ -508,11 +508,9 @@ class DistributionService:
 
     # ------------------------------------------------------------------ login, logout, search
 
-    def login(self, server: str | None, username: str, password: str) -> bool:
-        """Check the credentials against the registry and store them.
-
-        Returns True when they were stored unencrypted in config.json.
-        """
+    def verify_login(self, server: str | None, username: str, password: str) -> str:
+        """Check the credentials against the registry, storing nothing (dockerd's
+        ``/auth``: the client keeps them); returns the key they are stored under."""
         domain = registry_domain(server)
         key = server_key(domain)
         auth = AuthConfig(username=username, password=password, server_address=key)
@@ -528,6 +526,15 @@ class DistributionService:
             elif challenge is not None and challenge.scheme == "bearer":
                 session.token([])
             break
+        return key
+
+    def login(self, server: str | None, username: str, password: str) -> bool:
+        """Check the credentials against the registry and store them.
+
+        Returns True when they were stored unencrypted in config.json.
+        """
+        key = self.verify_login(server, username, password)
+        auth = AuthConfig(username=username, password=password, server_address=key)
         return self.credentials.store(key, auth)
 
     def logout(self, server: str | None) -> tuple[str, bool]:

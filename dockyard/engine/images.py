@@ -374,6 +374,16 @@ class ImageService:
         results: list[DeleteResult] = []
         named = self._is_reference_to(name, image)
         if named is not None:
+            if not force and _single_reference(image.repo_tags, image.repo_digests):
+                row = self.db.query_one(
+                    "SELECT id FROM containers WHERE image_id = ? LIMIT 1", (image_id,)
+                )
+                if row is not None:  # untagging would leave it dangling: must be forced
+                    raise Conflict(
+                        f"conflict: unable to remove repository reference \"{name}\""
+                        f" (must force) - container {row['id'][:12]} is using its"
+                        f" referenced image {_short(image_id)}"
+                    )
             self._untag(named, results)
             remaining = [r for r in image.repo_tags + image.repo_digests if r != named]
             ref = refs.parse_reference(named)
@@ -387,7 +397,7 @@ class ImageService:
                         remaining.remove(digest_ref)
             if remaining:
                 return results
-            if self._conflict(image_id, force) is not None:
+            if self._conflict(image_id, force) is not None or self._used(image_id):
                 return results  # the untag was the whole job; the image stays in use
         else:
             repos = {refs.parse_reference(t).name for t in image.repo_tags + image.repo_digests}
@@ -401,6 +411,8 @@ class ImageService:
                 raise Conflict(conflict)
             for ref_name in image.repo_tags + image.repo_digests:
                 self._untag(ref_name, results)
+            if self._used(image_id):
+                return results  # forced: untagged, kept for the containers made from it
         results.extend(self._delete(image_id, prune))
         return results
 
@@ -433,6 +445,11 @@ class ImageService:
             )
         return None
 
+    def _used(self, image_id: str) -> bool:
+        """A container was made from it: its row stays (containers.image_id refers to it)."""
+        row = self.db.query_one("SELECT 1 FROM containers WHERE image_id = ? LIMIT 1", (image_id,))
+        return row is not None
+
     def _untag(self, full: str, results: list[DeleteResult]) -> None:
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM refs WHERE name = ?", (full,))
@@ -451,7 +468,7 @@ class ImageService:
         removed = self.layers.collect_garbage(set(image.chain))
         results.extend(DeleteResult("Deleted", c) for c in removed)
         self.layers.drop_blob_if_unused(image_id)
-        if prune and parent:
+        if prune and parent and not self._used(parent):
             try:
                 parent_image = self.get(parent)
             except NotFound:
@@ -535,6 +552,18 @@ def _created(value: str | None) -> float:
         return parse_rfc3339(value)
     except InvalidArgument:
         return 0.0
+
+
+def _single_reference(tags: list[str], digests: list[str]) -> bool:
+    """Docker's ``isSingleReference``: one tag (digest references of that same
+    repository aside), or a single reference of any kind."""
+    if len(tags) + len(digests) <= 1:
+        return len(tags) + len(digests) == 1
+    if len(tags) > 1:
+        return False
+    digest_repos = {refs.parse_reference(d).name for d in digests}
+    single = refs.parse_reference(tags[0] if tags else digests[0]).name
+    return digest_repos == {single}
 
 
 def _short(image_id: str) -> str:

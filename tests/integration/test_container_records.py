@@ -155,6 +155,17 @@ def test_rename_rm_and_prune(dy: Dockyard, busybox: str) -> None:
     # The image is in use by b: rmi refuses without -f.
     refused = dy.fails("rmi", busybox[7:19])
     assert "image is being used by stopped container" in refused.err
+    # By its only name, as docker: refused before anything is untagged.
+    b = dy("inspect", "-f", "{{.Id}}", "bb").out.strip()
+    assert dy.fails("rmi", "busybox").err == (
+        'Error response from daemon: conflict: unable to remove repository reference "busybox"'
+        f" (must force) - container {b[:12]} is using its referenced image {busybox[7:19]}\n"
+    )
+    assert dy("images", "--format", "{{.Repository}}").out == "busybox\n"
+    # A second name goes without -f; the last one then takes -f and leaves the image
+    # for the container (untagged, listed as <none>).
+    dy("tag", "busybox", "second")
+    assert dy("rmi", "second").out == "Untagged: second:latest\n"
     out = dy("container", "prune", "-f").out
     assert out.startswith("Deleted Containers:\n")
     assert out.endswith("Total reclaimed space: 0B\n")

@@ -485,8 +485,13 @@ def test_rmi_refuses_an_image_a_container_uses(dy: Dockyard, busybox: str) -> No
         f"Error response from daemon: conflict: unable to delete {busybox[7:19]} (must be"
         f" forced) - image is being used by stopped container {'c' * 12}\n"
     )
-    # By name, the tag goes but the image stays for its container.
-    assert dy("rmi", "busybox").out == "Untagged: busybox:latest\n"
+    # By its only name: refused too, before anything is untagged (docker's wording).
+    assert dy.fails("rmi", "busybox").err == (
+        'Error response from daemon: conflict: unable to remove repository reference "busybox"'
+        f" (must force) - container {'c' * 12} is using its referenced image {busybox[7:19]}\n"
+    )
+    # Forced: the tag goes but the image stays for its container.
+    assert dy("rmi", "-f", "busybox").out == "Untagged: busybox:latest\n"
     assert dy("images", "-aq", "--no-trunc").out == busybox + "\n"
     assert dy("image", "prune", "-a", "-f").out == "Total reclaimed space: 0B\n"
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from dockyard.build.builder import BuildRequest
     from dockyard.engine import Engine
 
+log = logging.getLogger("dockyard.api")
 Emit = Callable[[dict[str, Any]], None]
 _STEP = re.compile(r"^\[(?:\S+ )?(\d+)/(\d+)\] (.*)$", re.DOTALL)
 
@@ -249,6 +251,9 @@ async def build(request: web.Request) -> web.StreamResponse:
                 emit(_error(exc.message))
             except DockyardError as exc:
                 emit(_error(exc.message))
+            except Exception as exc:  # a bug: the stream has begun, so say it there
+                log.exception("build failed")
+                emit(_error(f"{type(exc).__name__}: {exc}"))
             finally:
                 loop.call_soon_threadsafe(queue.put_nowait, None)
 

@@ -21,15 +21,15 @@ from dockyard.api.http import (
     json_response,
     json_stream_start,
     no_content,
+    size_params,
     str_param,
     write_json_line,
 )
 from dockyard.errors import Conflict, DockyardError, InvalidArgument, NotModified
 
 if TYPE_CHECKING:
-    from dockyard.api.attach import MonitorLink, PendingAttach
+    from dockyard.api.attach import AttachOptions, Connection, MonitorLink, PendingAttach
     from dockyard.api.context import ApiContext
-    from dockyard.api.hijack import RawConnection
     from dockyard.engine import Engine
     from dockyard.engine.containers import Container
 
@@ -51,6 +51,7 @@ def setup(router: Router) -> None:
     router.post("/containers/{id}/unpause", unpause)
     router.post("/containers/{id}/wait", wait)
     router.post("/containers/{id}/attach", attach)
+    router.get("/containers/{id}/attach/ws", attach_ws)
     router.get("/containers/{id}/logs", logs)
     router.get("/containers/{id}/top", top)
     router.get("/containers/{id}/stats", stats)
@@ -73,7 +74,14 @@ def split_create_body(
     body: dict[str, Any],
 ) -> tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]:
     """The create body → (image, Config, HostConfig, NetworkingConfig), type-checked."""
+    from dockyard.api import bodies
+
     config = dict(body)
+    bodies.check(config.get("HostConfig"), bodies.HOST_CONFIG, "HostConfig")
+    bodies.check(config.get("NetworkingConfig"), bodies.NETWORKING_CONFIG, "NetworkingConfig")
+    bodies.check(config, bodies.CONTAINER_CONFIG, "Config")
+    if isinstance(config.get("HostConfig"), dict):
+        bodies.check_cpusets(config["HostConfig"])
     host = expect_type(config.pop("HostConfig", None), dict, "HostConfig") or {}
     networking = expect_type(config.pop("NetworkingConfig", None), dict, "NetworkingConfig") or {}
     image = config.get("Image")
@@ -206,13 +214,29 @@ async def export(request: web.Request) -> web.StreamResponse:
 
 
 async def start(request: web.Request) -> web.Response:
-    from dockyard.api.attach import MonitorLink, attach_socket
-    from dockyard.runtime.monitor import protocol
-
     context = ctx(request)
     target = request.match_info["id"]
     await json_object(request)  # a HostConfig here is refused by dockerd >= 1.24; ignored
-    container = await context.run(_get, target)
+    found = await context.run(_get, target)
+    async with _life_lock(context, found.id):
+        return await _start(context, found.id)
+
+
+def _life_lock(context: ApiContext, container_id: str) -> asyncio.Lock:
+    """Starts, restarts, removes, pauses and unpauses of one container one at a time,
+    as dockerd's container lock makes them: a second start sees it running (304)
+    instead of racing the first for its bundle and veths; a remove or a pause waits
+    for a restart rather than meeting it halfway. (Not stop and kill: they must not
+    wait behind a stop's timeout.)"""
+    return context.attaches.container_lock("life:" + container_id)
+
+
+async def _start(context: ApiContext, container_id: str) -> web.Response:
+    from dockyard.api.attach import MonitorLink, attach_socket
+    from dockyard.runtime.monitor import protocol
+
+    container = await context.run(_get, container_id)
+    await context.run(lambda e: e.lifecycle.refresh(container))
     if container.status in ACTIVE:
         raise NotModified("")
     waiting = context.attaches.take(container.id)
@@ -304,23 +328,42 @@ async def restart(request: web.Request) -> web.Response:
     def run(e: Engine) -> None:
         control.restart(e, _get(e, target), timeout, sig)
 
-    await ctx(request).run(run)
+    context = ctx(request)
+    found = await context.run(_get, target)
+    async with _life_lock(context, found.id):
+        await context.run(run)
     return no_content()
 
 
-async def pause(request: web.Request) -> web.Response:
+def _freeze(engine: Engine, target: str, action: str) -> None:
+    """pause/unpause; a container that ended meanwhile (killed while we asked the
+    runtime) is a 409 "not running", as dockerd's container lock makes it."""
     from dockyard.engine import control
+    from dockyard.errors import SystemFailure
 
-    target = request.match_info["id"]
-    await ctx(request).run(lambda e: control.pause(e, _get(e, target)))
+    container = _get(engine, target)
+    change = control.pause if action == "pause" else control.unpause
+    try:
+        change(engine, container)
+    except SystemFailure:
+        if engine.lifecycle.wait_exited(container.id, 2):
+            raise Conflict(f"Container {container.id} is not running") from None
+        raise
+
+
+async def pause(request: web.Request) -> web.Response:
+    context = ctx(request)
+    found = await context.run(_get, request.match_info["id"])
+    async with _life_lock(context, found.id):  # not halfway through a restart
+        await context.run(_freeze, found.id, "pause")
     return no_content()
 
 
 async def unpause(request: web.Request) -> web.Response:
-    from dockyard.engine import control
-
-    target = request.match_info["id"]
-    await ctx(request).run(lambda e: control.unpause(e, _get(e, target)))
+    context = ctx(request)
+    found = await context.run(_get, request.match_info["id"])
+    async with _life_lock(context, found.id):
+        await context.run(_freeze, found.id, "unpause")
     return no_content()
 
 
@@ -389,49 +432,52 @@ async def wait(request: web.Request) -> web.StreamResponse:
 # ------------------------------------------------------------------ attach
 
 
-async def attach(request: web.Request) -> web.StreamResponse:
-    from dockyard.api import logs as logfile
-    from dockyard.api.attach import AttachOptions, proxy
-    from dockyard.api.hijack import RAW_TYPE, STREAM_TYPE, HijackedResponse, hijack
-    from dockyard.api.versions import server_headers
+async def _attach_setup(
+    request: web.Request, multiplex: bool
+) -> tuple[Container, AttachOptions, bool, bool]:
+    """(container, options, stream, logs) of an attach request, checked."""
+    from dockyard.api.attach import AttachOptions
     from dockyard.engine.execs import parse_detach_keys
 
     context = ctx(request)
-    target = request.match_info["id"]
-    container = await context.run(_get, target)
+    container = await context.run(_get, request.match_info["id"])
     if container.status == "paused":
         raise Conflict("You cannot attach to a paused container, unpause it first")
-    tty = bool(container.config.get("Tty"))
     keys = str_param(request, "detachKeys") or context.options.daemon.get("detach-keys") or ""
     opts = AttachOptions(
         stdin=bool_param(request, "stdin"),
         stdout=bool_param(request, "stdout"),
         stderr=bool_param(request, "stderr"),
-        tty=tty,
+        tty=bool(container.config.get("Tty")),
         stdin_once=bool(container.config.get("StdinOnce")),
         detach_keys=parse_detach_keys(keys or "ctrl-p,ctrl-q"),
+        multiplex=multiplex,
     )
-    stream = bool_param(request, "stream")
-    replay = bool_param(request, "logs")
-    headers = server_headers(bool(context.options.daemon.get("experimental")))
-    # Registered before the client can learn the attach is in place (and start the
-    # container): the start route then holds the process until we are connected.
-    entry = None
-    if stream and container.status not in ACTIVE:
-        entry = context.attaches.wait_for_start(container.id)
-    link: MonitorLink | None = None
-    # as dockerd, whatever is streamed; before the client hears of the hijack, so
+    return container, opts, bool_param(request, "stream"), bool_param(request, "logs")
+
+
+async def _attach_event(context: ApiContext, container: Container) -> None:
+    # as dockerd, whatever is streamed; before the client hears of the attach, so
     # that it comes before a start the client makes then
     attributes = {"image": str(container.config.get("Image") or ""), "name": container.name}
-    try:
-        await context.run(
-            lambda e: e.events.record("container", "attach", container.id, attributes)
-        )
-        conn = await hijack(request, RAW_TYPE if tty else STREAM_TYPE, headers)
-    except BaseException:
-        if entry is not None:
-            context.attaches.forget(entry)
-        raise
+    await context.run(lambda e: e.events.record("container", "attach", container.id, attributes))
+
+
+async def _attach_session(
+    context: ApiContext,
+    container: Container,
+    conn: Connection,
+    opts: AttachOptions,
+    stream: bool,
+    replay: bool,
+    entry: PendingAttach | None,
+) -> None:
+    """Replay the logs (``logs``), then proxy to the monitor (``stream``)."""
+    from dockyard.api import logs as logfile
+    from dockyard.api.attach import proxy
+
+    link: MonitorLink | None = None
+    raw = opts.tty or not opts.multiplex
     try:
         if replay:
             directory = await context.run(lambda e: e.containers.container_dir(container.id))
@@ -450,7 +496,7 @@ async def attach(request: web.Request) -> web.StreamResponse:
                 # then the raw socket: bytes that arrive with the headers are lost to it
                 await asyncio.sleep(REPLAY_DELAY)
             for record in records:
-                await conn.write(logfile.encode(record, query, tty))
+                await conn.write(logfile.encode(record, query, raw))
         if stream:
             if entry is None:
                 link = await _open_link(context, container.id)
@@ -466,8 +512,71 @@ async def attach(request: web.Request) -> web.StreamResponse:
             context.attaches.forget(entry)
         if link is not None:
             link.close()
+
+
+async def attach(request: web.Request) -> web.StreamResponse:
+    from dockyard.api.hijack import RAW_TYPE, STREAM_TYPE, HijackedResponse, hijack
+    from dockyard.api.versions import server_headers
+
+    context = ctx(request)
+    container, opts, stream, replay = await _attach_setup(request, multiplex=True)
+    headers = server_headers(bool(context.options.daemon.get("experimental")))
+    # Registered before the client can learn the attach is in place (and start the
+    # container): the start route then holds the process until we are connected.
+    entry = None
+    if stream and container.status not in ACTIVE:
+        entry = context.attaches.wait_for_start(container.id)
+    try:
+        await _attach_event(context, container)
+        conn = await hijack(request, RAW_TYPE if opts.tty else STREAM_TYPE, headers)
+    except BaseException:
+        if entry is not None:
+            context.attaches.forget(entry)
+        raise
+    try:
+        await _attach_session(context, container, conn, opts, stream, replay, entry)
+    finally:
         conn.close()
     return HijackedResponse()
+
+
+async def attach_ws(request: web.Request) -> web.StreamResponse:
+    """``/containers/{id}/attach/ws``: as the hijacked attach, over a websocket; the
+    output is never multiplexed (stdout and stderr as they come), in binary frames
+    from API 1.28 on (text frames before, as dockerd)."""
+    from dockyard.api.http import api_version
+    from dockyard.api.websocket import WebSocketConnection
+
+    context = ctx(request)
+    container, opts, stream, replay = await _attach_setup(request, multiplex=False)
+    ws = web.WebSocketResponse()
+    if not ws.can_prepare(request).ok:
+        raise InvalidArgument("the attach/ws route takes a websocket handshake")
+    entry = None
+    if stream and container.status not in ACTIVE:
+        entry = context.attaches.wait_for_start(container.id)
+    try:
+        await _attach_event(context, container)
+        await ws.prepare(request)
+    except BaseException:
+        if entry is not None:
+            context.attaches.forget(entry)
+        raise
+    conn = WebSocketConnection(ws, binary=api_version(request) >= (1, 28))
+    session = asyncio.ensure_future(
+        _attach_session(context, container, conn, opts, stream, replay, entry)
+    )
+    lost = asyncio.ensure_future(conn.lost.wait())
+    try:
+        await asyncio.wait({session, lost}, return_when=asyncio.FIRST_COMPLETED)
+        if not session.done():  # the client went: nobody to attach for
+            session.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await session
+    finally:
+        lost.cancel()
+        await conn.aclose()
+    return ws
 
 
 def _record_exit(engine: Engine, container_id: str) -> None:
@@ -488,7 +597,7 @@ async def _open_link(context: ApiContext, container_id: str) -> MonitorLink | No
 
 
 async def _wait_for_start(
-    context: ApiContext, entry: PendingAttach, conn: RawConnection
+    context: ApiContext, entry: PendingAttach, conn: Connection
 ) -> MonitorLink | None:
     """The link the start route hands over; or, when the container was started by
     someone else (the CLI), a link of our own once it runs; None if the client left."""
@@ -517,8 +626,7 @@ async def resize(request: web.Request) -> web.Response:
     from dockyard.api.attach import attach_socket
 
     target = request.match_info["id"]
-    height = int_param(request, "h", 0) or 0
-    width = int_param(request, "w", 0) or 0
+    height, width = size_params(request)
 
     def run(e: Engine) -> None:
         from dockyard.runtime.monitor.client import AttachClient
@@ -537,7 +645,7 @@ async def resize(request: web.Request) -> web.Response:
             raise Conflict(f"cannot resize container {container.id}: {exc}") from None
 
     context = ctx(request)
-    async with context.attaches.resize_lock(target):
+    async with context.attaches.container_lock("resize:" + target):
         await context.run(run)
     return web.Response(status=200)
 
@@ -751,18 +859,32 @@ async def update(request: web.Request) -> web.Response:
     from dockyard.engine import control
 
     target = request.match_info["id"]
+    from dockyard.api import bodies
+
     body = await json_object(request, required=True)
+    bodies.check(body, {**bodies.RESOURCES, "RestartPolicy": bodies.RESTART_POLICY}, "UpdateConfig")
+    bodies.check_cpusets(body)
     policy = expect_type(body.pop("RestartPolicy", None), dict, "RestartPolicy")
     resources = {k: v for k, v in body.items() if v is not None and v != "" and v != 0}
-    if "PidsLimit" in body:
+    if body.get("PidsLimit") is not None:  # 0 means unlimited here; null, unchanged
         resources["PidsLimit"] = body["PidsLimit"]
     for key, value in resources.items():
         if not isinstance(value, (int, str, list, dict)) or isinstance(value, bool):
             raise InvalidArgument(f"invalid type for {key}")
 
     def run(e: Engine) -> None:
+        from dockyard.errors import SystemFailure
+
         control.validate_update(resources)
-        control.update(e, _get(e, target), resources, policy)
+        container = _get(e, target)
+        try:
+            control.update(e, container, resources, policy)
+        except SystemFailure:
+            # its cgroup went away under us: it ended meanwhile (as dockerd, a stopped
+            # container's update is only recorded, so record it)
+            if not e.lifecycle.wait_exited(container.id, 2):
+                raise
+            control.update(e, _get(e, container.id), resources, policy)
 
     await ctx(request).run(run)
     return json_response({"Warnings": []})
@@ -781,5 +903,8 @@ async def remove(request: web.Request) -> web.Response:
     if bool_param(request, "link"):
         raise InvalidArgument("Conflict, cannot remove the default link name of the container")
 
-    await ctx(request).run(lambda e: e.containers.remove(target, force=force, volumes=volumes))
+    context = ctx(request)
+    found = await context.run(_get, target)
+    async with _life_lock(context, found.id):
+        await context.run(lambda e: e.containers.remove(found.id, force=force, volumes=volumes))
     return no_content()

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from dockyard.api.http import Router, ctx, expect_type, int_param, json_object, json_response
+from dockyard.api.http import Router, ctx, expect_type, json_object, json_response, size_params
 from dockyard.errors import Conflict, InvalidArgument
 
 if TYPE_CHECKING:
@@ -86,9 +86,8 @@ async def start(request: web.Request) -> web.StreamResponse:
 
 
 async def resize(request: web.Request) -> web.Response:
+    height, width = size_params(request)
     instance = ctx(request).execs.get(request.match_info["id"])
-    height = int_param(request, "h", 0) or 0
-    width = int_param(request, "w", 0) or 0
     if not instance.running:
         raise Conflict(f"Exec {instance.id} is not running")
     instance.resize(height, width)

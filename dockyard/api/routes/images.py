@@ -15,6 +15,7 @@ from dockyard.api.http import (
     ctx,
     filters_param,
     int_param,
+    json_object,
     json_response,
     json_stream_start,
     str_param,
@@ -42,6 +43,7 @@ def setup(router: Router) -> None:
     router.post(f"/images/{NAME}/tag", tag)
     router.post(f"/images/{NAME}/push", push)
     router.delete(f"/images/{NAME}", remove)
+    router.post("/commit", commit)
 
 
 async def list_images(request: web.Request) -> web.Response:
@@ -90,6 +92,48 @@ async def tag(request: web.Request) -> web.Response:
         ) from None
     await ctx(request).run(lambda e: e.images.tag(source, target))
     return web.Response(status=201)
+
+
+async def commit(request: web.Request) -> web.Response:
+    """``POST /commit`` (docker commit): the container's changes as a new image."""
+    import inspect as pyinspect
+
+    from dockyard.api import bodies
+    from dockyard.engine import fsops
+    from dockyard.oci import reference as refs
+
+    target = str_param(request, "container")
+    repo = str_param(request, "repo")
+    tag_name = str_param(request, "tag")
+    reference = (f"{repo}:{tag_name}" if tag_name else repo) if repo else None
+    if reference is not None:
+        try:
+            refs.parse_reference(reference)
+        except InvalidArgument as exc:
+            raise InvalidArgument(f"invalid reference format: {exc.message}") from None
+    config = await json_object(request)
+    bodies.check(config, bodies.CONTAINER_CONFIG, "Config")
+    extra: dict[str, Any] = {}
+    if any(v not in (None, "", [], {}, False, 0) for v in config.values()):
+        # dockerd merges such a config over the container's; this engine cannot yet
+        if "config" not in pyinspect.signature(fsops.commit).parameters:
+            raise InvalidArgument(
+                "a container config in the commit body is not supported: use changes"
+            )
+        extra["config"] = config
+    options: dict[str, Any] = {
+        "reference": reference,
+        "author": str_param(request, "author"),
+        "message": str_param(request, "comment"),
+        "changes": [c for c in request.query.getall("changes", []) if c.strip()],
+        "pause": bool_param(request, "pause", True),
+    }
+
+    def run(e: Engine) -> str:
+        container = e.containers.get(target)
+        return fsops.commit(e, container, **options, **extra)
+
+    return json_response({"Id": await ctx(request).run(run)}, status=201)
 
 
 async def remove(request: web.Request) -> web.Response:
@@ -312,9 +356,7 @@ async def push(request: web.Request) -> web.StreamResponse:
     auth = registry_auth(request)
 
     def work(e: Engine, emit: Callable[[Any], None]) -> list[str]:
-        results = _distribution(e).push(
-            target, all_tags=not tag_name, progress=emit, auth=auth
-        )
+        results = _distribution(e).push(target, all_tags=not tag_name, progress=emit, auth=auth)
         return [f"{r.tag}: digest: {r.digest} size: {r.size}" for r in results]
 
     return await _progress_stream(request, work)
