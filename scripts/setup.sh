@@ -16,6 +16,7 @@ APT_PACKAGES=(
   apache2-utils    # htpasswd, to make registry password files in tests
   git              # ADD of git sources (and the tests' git daemon / http-backend)
   openssh-client   # build --ssh: ssh-agent for the build's keys, ssh for git@ sources
+  openssh-server   # tests: a private sshd (own config, port, namespace) serving ADD git@… / ssh://
   gcc libc6-dev    # tests compile a tiny static ssh-agent client for build images
 )
 # The real docker engine and CLI, to compare against (interop tests and benchmarks).

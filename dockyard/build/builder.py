@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from dockyard.build import executor as X
 from dockyard.build import imageconfig as ic
 from dockyard.build.dockerfile import instructions as I
+from dockyard.build.gitproc import GitRunner
 from dockyard.build.progress import Progress, Vertex
 from dockyard.errors import DockyardError, InvalidArgument
 from dockyard.store.buildcache import BuildCache, StepInputs, base_key, step_key
@@ -219,6 +220,7 @@ class Builder:
         self.memo: dict[str, str] = {}  # file identity+times -> content hash (kept between builds)
         self.ssh_sockets: dict[str, str] = {}  # --ssh id -> the agent's socket (this process)
         self.ssh_paths: dict[str, str] = {}  # --ssh id -> the agent's socket (for git's ssh)
+        self.git = GitRunner()  # ADD <git>'s commands, killed with a cancelled build
 
     # -------------------------------------------------------------- entry
 
@@ -304,6 +306,7 @@ class Builder:
             except BaseException:
                 self.cancelled.set()
                 X.kill_running()
+                self.git.cancel()
                 for t in threads:
                     t.join()
                 raise
@@ -1102,6 +1105,9 @@ class StageRun:
                 chmod = int(inst.chmod, 8)
             except ValueError:
                 raise self._fail(raw, f"invalid chmod parameter: {inst.chmod}") from None
+        checksum = inst.checksum if isinstance(inst, I.Add) else ""
+        if checksum:
+            self._check_checksum_sources(raw, inst.sources)
         from_name = inst.from_ if isinstance(inst, I.Copy) else ""
         gits = self._git_sources(raw, inst) if not from_name else {}
         urls = [
@@ -1139,10 +1145,13 @@ class StageRun:
                     double_star=parents,
                 )
             for url in urls:
-                downloads[url] = self._download(raw, url, tmp, getattr(inst, "checksum", ""))
-                files[url] = "sha256:" + _file_digest(downloads[url])
-            for src, (_ref, commit, _name) in gits.items():
-                files[src] = "git:" + commit
+                if checksum:  # the key is the pinned digest: downloaded only on a miss
+                    files[url] = self._http_checksum(raw, checksum)
+                else:
+                    downloads[url] = self._download(raw, url, tmp, "")
+                    files[url] = "sha256:" + _file_digest(downloads[url])
+            for src, git in gits.items():
+                files[src] = "git:" + git.commit
             for c in inst.source_contents:
                 path = os.path.join(tmp, "heredoc", c.path.lstrip("/"))
                 os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -1179,12 +1188,15 @@ class StageRun:
                         root = self._context_root(raw)
                         sources = self._sources(raw, root, local, parents, view=False)
                         matcher = self.b.req.matcher
-                    for n, (src, (ref, commit, name)) in enumerate(gits.items()):
-                        v.log(f"fetching {src} at {commit}\n".encode())
-                        path = self._git_checkout(raw, ref, commit, name, tmp, n, keep_git_dir)
+                    for n, (src, git) in enumerate(gits.items()):
+                        v.log(f"fetching {src} at {git.commit}\n".encode())
+                        path = self._git_checkout(raw, git, tmp, n, keep_git_dir)
                         sources.append(
                             X.Source(os.path.dirname(path), os.path.basename(path), context=False)
                         )
+                    for url in urls:
+                        if url not in downloads:
+                            downloads[url] = self._download(raw, url, tmp, files[url])
                     for path in downloads.values():
                         os.chmod(path, 0o600)
                         sources.append(X.Source(os.path.dirname(path), os.path.basename(path)))
@@ -1212,36 +1224,51 @@ class StageRun:
             if tmp:
                 shutil.rmtree(tmp, ignore_errors=True)
 
-    def _git_sources(
-        self, raw: I.Instruction, inst: I.Copy | I.Add
-    ) -> dict[str, tuple[Any, str, str]]:
-        """ADD's git sources: source -> (its GitRef, the commit its ref names now, the
-        remote's name for that ref). COPY refuses them, as BuildKit does."""
+    def _git_sources(self, raw: I.Instruction, inst: I.Copy | I.Add) -> dict[str, _GitSource]:
+        """ADD's git sources, each with the commit its ref names now (which must
+        match ``--checksum``) and, over ssh, the server's host keys as scanned now.
+        COPY refuses them, as BuildKit does."""
         from dockyard.build import gitsource
 
-        out: dict[str, tuple[Any, str, str]] = {}
+        out: dict[str, _GitSource] = {}
         for src in inst.sources:
             ref = gitsource.parse_git_ref(src)
             if ref is None:
                 continue
             if not isinstance(inst, I.Add):
                 raise self._fail(raw, "source can't be a git ref for COPY")
+            try:
+                gitsource.check_checksum(inst.checksum)
+            except gitsource.GitError as err:
+                raise self._fail(raw, str(err)) from None
+            known_hosts = ""
+            if ref.uses_ssh:
+                # BuildKit's git source always mounts the "default" agent over ssh
+                if "default" not in self.b.ssh_paths:
+                    raise self._fail(raw, 'no SSH key "default" forwarded from the client')
+                known_hosts = gitsource.scan_host_keys(ref)
             with _scratch_dir(self.engine) as home:
                 try:
-                    commit, name = gitsource.resolve_commit(ref, self._git_env(ref, home))
+                    env = self._git_env(ref, home, known_hosts)
+                    commit, name = gitsource.resolve_commit(ref, env, inst.checksum, self.b.git)
                 except gitsource.GitError as err:
                     raise self._fail(raw, str(err)) from None
-            out[src] = (ref, commit, name)
+            out[src] = _GitSource(ref, commit, name, known_hosts)
         return out
 
-    def _git_env(self, ref: Any, home: str) -> dict[str, str]:
+    def _git_env(self, ref: Any, home: str, known_hosts: str) -> dict[str, str]:
         from dockyard.build import gitsource
 
         sock = self.b.ssh_paths.get("default", "") if ref.uses_ssh else ""
-        return gitsource.git_env(home, sock)
+        hosts_file = ""
+        if known_hosts:
+            hosts_file = os.path.join(home, "known_hosts")
+            with open(hosts_file, "w") as f:
+                f.write(known_hosts)
+        return gitsource.git_env(home, sock, hosts_file)
 
     def _git_checkout(
-        self, raw: I.Instruction, ref: Any, commit: str, name: str, tmp: str, n: int, keep: bool
+        self, raw: I.Instruction, git: _GitSource, tmp: str, n: int, keep: bool
     ) -> str:
         from dockyard.build import gitsource
 
@@ -1249,8 +1276,9 @@ class StageRun:
         home = os.path.join(where, "home")
         os.makedirs(home)
         try:
+            env = self._git_env(git.ref, home, git.known_hosts)
             return gitsource.fetch(
-                ref, commit, name, where, self._git_env(ref, home), keep_git_dir=keep
+                git.ref, git.commit, git.name, where, env, keep_git_dir=keep, runner=self.b.git
             )
         except gitsource.GitError as err:
             raise self._fail(raw, str(err)) from None
@@ -1306,14 +1334,31 @@ class StageRun:
                         h.update(chunk)
         except httpx.HTTPError as err:
             raise self._fail(raw, f"failed to load cache key: {err}") from None
-        if checksum:
-            want = checksum.removeprefix("sha256:")
-            if h.hexdigest() != want:
-                raise self._fail(
-                    raw,
-                    f"digest mismatch sha256:{h.hexdigest()}: {checksum}",
-                )
+        if checksum and f"sha256:{h.hexdigest()}" != checksum:
+            # BuildKit hashes with sha256 only: another algorithm never matches
+            raise self._fail(
+                raw, f"digest mismatch for {url}: sha256:{h.hexdigest()} (expected: {checksum})"
+            )
         return path
+
+    def _check_checksum_sources(self, raw: I.Instruction, sources: list[str]) -> None:
+        """``ADD --checksum`` takes one source, an http(s) URL or a git reference."""
+        from dockyard.build import gitsource
+
+        if len(sources) != 1:
+            raise self._fail(raw, "checksum can't be specified for multiple sources")
+        src = sources[0]
+        if gitsource.parse_git_ref(src) is None and not src.startswith(("http://", "https://")):
+            raise self._fail(raw, "checksum requires HTTP(S) or Git sources")
+
+    def _http_checksum(self, raw: I.Instruction, checksum: str) -> str:
+        """An http source's ``--checksum``: a digest as go-digest parses it."""
+        from dockyard.oci.digest import parse_digest
+
+        try:
+            return str(parse_digest(checksum))
+        except InvalidArgument as err:
+            raise self._fail(raw, str(err)) from None
 
 
 def _numeric_owner(chown: str) -> bool:
@@ -1347,6 +1392,16 @@ def excerpt(text: str, name: str, start: int, end: int) -> str:
         out.append(f" {n:>3} | {mark} {lines[n - 1]}")
     out.append("-" * 20)
     return "\n".join(out)
+
+
+@dataclass(frozen=True)
+class _GitSource:
+    """An ADD git source as resolved when the step's cache key is made."""
+
+    ref: Any  # gitsource.GitRef
+    commit: str  # what the ref names now
+    name: str  # the remote's full name for the ref ("" for a commit id)
+    known_hosts: str  # the ssh server's keys as scanned ("" when not ssh or not scanned)
 
 
 @contextlib.contextmanager

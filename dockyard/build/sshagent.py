@@ -3,11 +3,12 @@
 ``--ssh id=<socket>`` forwards an agent that runs already (``default`` alone
 means ``$SSH_AUTH_SOCK``); ``--ssh id=<key>[,<key>]`` starts an ``ssh-agent``
 for the build holding those keys (BuildKit runs one in-process; dockyard uses
-OpenSSH's), stopped by its PID when the build ends and by the kernel if the
-build dies (parent-death signal). A RUN step never sees the agent's own socket:
-it gets a socket of its own, owned and moded as the mount asks (BuildKit's
-default: root, 0600), whose connections are relayed to the agent while the step
-runs, as BuildKit relays them over its session.
+OpenSSH's), stopped when the build ends and when the build dies (a parent-death
+signal to the shell that holds it: ssh-agent, often set-group-ID, loses its own).
+A RUN step never sees the agent's own socket: it gets a socket of its own, owned
+and moded as the mount asks (BuildKit's default: root, 0600), whose connections
+are relayed to the agent while the step runs, as BuildKit relays them over its
+session.
 
 Unix socket paths are limited to 108 bytes, and run roots can be deep, so the
 sockets are bound through ``/proc/self/fd/<dir fd>/<name>``.
@@ -57,22 +58,19 @@ class Agents:
     def _start_agent(self, ssh_id: str, keys: list[str]) -> str:
         name = f"agent-{len(self.procs)}.sock"
         path = self.short(name)
-        try:
-            proc = subprocess.Popen(
-                ["ssh-agent", "-D", "-a", path],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                pass_fds=(self.dir_fd,),
-                preexec_fn=_die_with_parent,
-            )
-        except FileNotFoundError:
-            raise InvalidArgument(
-                f"ssh {ssh_id}: forwarding keys needs ssh-agent (openssh-client)"
-            ) from None
+        if shutil.which("ssh-agent") is None:
+            raise InvalidArgument(f"ssh {ssh_id}: forwarding keys needs ssh-agent (openssh-client)")
+        proc = subprocess.Popen(
+            ["sh", "-c", _KEEPER, "ssh-agent", path],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            pass_fds=(self.dir_fd,),
+            preexec_fn=_die_with_parent,
+        )
         self.procs.append(proc)
         deadline = time.monotonic() + 10
-        while not os.path.exists(os.path.join(self.base, name)):
+        while not _accepts(path):  # bound is not enough: it listens a moment later
             if proc.poll() is not None or time.monotonic() > deadline:
                 err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
                 raise InvalidArgument(f"ssh {ssh_id}: ssh-agent did not start: {err.strip()}")
@@ -116,11 +114,28 @@ def start(requested: dict[str, list[str]], base: str) -> Agents:
     return agents
 
 
+def _accepts(path: str) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC) as s:
+        try:
+            s.connect(path)
+        except OSError:
+            return False
+    return True
+
+
 def _is_socket(path: str) -> bool:
     try:
         return stat.S_ISSOCK(os.stat(path).st_mode)
     except OSError:
         return False
+
+
+# ssh-agent is often set-group-ID (Debian: group _ssh), and exec'ing such a file
+# clears the parent-death signal; so a shell holds it (and the signal): told to
+# stop, by us or by the kernel when the build dies, it stops the agent and waits.
+_KEEPER = (
+    "trap 'kill -TERM $! 2>/dev/null; wait; exit 0' TERM INT HUP; ssh-agent -D -a \"$1\" & wait"
+)
 
 
 def _die_with_parent() -> None:

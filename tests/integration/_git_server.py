@@ -1,9 +1,11 @@
 """Git repositories served on loopback for ``ADD <git ref>`` tests: ``git daemon``
-(git://) and ``git http-backend`` behind a small HTTP server (http://). Both
-listen on 127.0.0.1 only and are stopped by PID / shut down afterwards."""
+(git://), ``git http-backend`` behind a small HTTP server (http://) and a private
+``sshd`` (ssh://, ``git@host:path``). All listen on loopback only and are stopped
+by PID / shut down afterwards."""
 
 from __future__ import annotations
 
+import gzip
 import http.server
 import os
 import signal
@@ -13,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 GIT_ENV = {
@@ -98,10 +101,19 @@ def git_daemon(base_path: Path) -> Iterator[int]:
             proc.wait()
 
 
+@dataclass
+class Hold:
+    """Holds the first fetch (a request that wants objects) until released."""
+
+    reached: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+
 class _GitHTTP(http.server.BaseHTTPRequestHandler):
     """Smart HTTP through ``git http-backend`` (CGI)."""
 
     root = ""
+    hold: Hold | None = None
 
     def log_message(self, *args: object) -> None:
         pass
@@ -122,6 +134,13 @@ class _GitHTTP(http.server.BaseHTTPRequestHandler):
                 self.rfile.readline()
         else:
             body = self.rfile.read(length)
+        if self.hold is not None:
+            plain = body
+            if self.headers.get("Content-Encoding", "").lower() == "gzip":
+                plain = gzip.decompress(body)
+            if b"want " in plain:
+                self.hold.reached.set()
+                self.hold.release.wait(120)
         self._cgi(body)
 
     def _cgi(self, body: bytes) -> None:
@@ -153,24 +172,135 @@ class _GitHTTP(http.server.BaseHTTPRequestHandler):
                 status = int(value.split()[0])
             elif key:
                 headers.append((key, value.strip()))
-        self.send_response(status)
-        for key, value in headers:
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        try:
+            self.send_response(status)
+            for key, value in headers:
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client went away (an interrupted build)
 
 
 @contextmanager
-def git_http(root: Path) -> Iterator[int]:
-    """Smart HTTP for the repositories in ``root`` on 127.0.0.1; yields its port."""
-    handler = type("Handler", (_GitHTTP,), {"root": str(root)})
+def git_http(root: Path, hold: Hold | None = None) -> Iterator[int]:
+    """Smart HTTP for the repositories in ``root`` on 127.0.0.1; yields its port.
+    With ``hold``, fetches wait for ``hold.release`` (ls-remote does not)."""
+    handler = type("Handler", (_GitHTTP,), {"root": str(root), "hold": hold})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         yield int(server.server_address[1])
     finally:
+        if hold is not None:
+            hold.release.set()
         server.shutdown()
         server.server_close()
         thread.join(10)
+
+
+# ----------------------------------------------------------------- ssh
+
+
+SSHD = "/usr/sbin/sshd"
+
+
+def ssh_keygen(path: Path, comment: str = "dockyard-test") -> Path:
+    """A passphrase-less ed25519 key pair at ``path`` (and ``path``.pub)."""
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return path
+
+
+@dataclass
+class SSHServer:
+    """A private ``sshd`` on loopback: ``git@<address>`` logs in (with a key of
+    ``authorized_keys``) to a home holding the served repositories."""
+
+    address: str
+    port: int
+    home: Path
+    log: Path
+    host_key: Path
+
+    def url(self, name: str = "repo.git") -> str:
+        """The ``ssh://`` URL (with the port) of a served repository."""
+        return f"ssh://git@{self.address}:{self.port}{self.home / name}"
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@contextmanager
+def sshd(
+    home: Path,
+    work: Path,
+    authorized: list[Path],
+    *,
+    address: str = "127.0.0.1",
+    port: int = 0,
+    host_key: Path | None = None,
+    also: tuple[str, int] | None = None,
+) -> Iterator[SSHServer]:
+    """``sshd -D`` on ``address``:``port`` (a free port when 0), and on ``also``
+    too, for the user ``git``, whose home is ``home`` (so ``git@host:repo.git``
+    names ``home/repo.git``). Everything it reads is in ``work``: its configuration,
+    host key, authorized keys, pid file and log. The user exists only for sshd:
+    it runs in a mount namespace of its own where a copy of ``/etc/passwd`` with
+    ``git`` (uid 0) is bound over the real one and ``/run`` is a private tmpfs
+    (for ``/run/sshd``, its privilege separation directory). Stopped by PID."""
+    work.mkdir(parents=True, exist_ok=True)
+    if host_key is None:
+        host_key = ssh_keygen(work / "host_key", "dockyard-test-host")
+    keys = work / "authorized_keys"
+    keys.write_text("".join(Path(f"{k}.pub").read_text() for k in authorized))
+    passwd = work / "passwd"
+    passwd.write_text(Path("/etc/passwd").read_text() + f"git:x:0:0:git:{home}:/bin/sh\n")
+    port = port or free_port()
+    config = work / "sshd_config"
+    config.write_text(
+        f"ListenAddress {address}:{port}\n"
+        + (f"ListenAddress {also[0]}:{also[1]}\n" if also else "")
+        + f"HostKey {host_key}\n"
+        f"PidFile {work / 'sshd.pid'}\n"
+        f"AuthorizedKeysFile {keys}\n"
+        "StrictModes no\nUsePAM no\nUseDNS no\nPrintMotd no\nPrintLastLog no\n"
+        "PubkeyAuthentication yes\nPasswordAuthentication no\n"
+        "KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n"
+        "AllowUsers git\nAcceptEnv GIT_PROTOCOL\nAllowTcpForwarding no\n"
+        "X11Forwarding no\nLogLevel VERBOSE\n"
+    )
+    log = work / "sshd.log"
+    script = (
+        'mount --bind "$1" /etc/passwd && mount -t tmpfs -o mode=755 dockyard-sshd /run'
+        ' && mkdir -m 755 /run/sshd && exec "$2" -D -e -f "$3"'
+    )
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sshd",
+             str(passwd), SSHD, str(config)],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        waiting = [(address, port), *([also] if also else [])]
+        while waiting:
+            with socket.socket() as s:
+                if s.connect_ex(waiting[0]) == 0:
+                    waiting.pop(0)
+                    continue
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"sshd did not start: {log.read_text(errors='replace')}")
+            time.sleep(0.05)
+        yield SSHServer(address, port, home, log, host_key)
+    finally:
+        proc.send_signal(signal.SIGTERM)  # unshare and sh exec: this is sshd's PID
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -69,6 +69,75 @@ def test_git_env_has_no_host_configuration(tmp_path: Path) -> None:
     assert "SSH_AUTH_SOCK" not in gitsource.git_env(str(tmp_path))
 
 
+@pytest.mark.parametrize(
+    ("source", "server"),
+    [
+        ("git@github.com:moby/buildkit.git#main", ("github.com", 22)),
+        ("ssh://git@127.0.0.1:2222/srv/repo.git#v1:sub", ("127.0.0.1", 2222)),
+        ("ssh://host/repo.git", ("host", 22)),
+        ("ssh://git@[::1]:2200/repo.git", ("::1", 2200)),
+        ("git://127.0.0.1:9418/repo.git", None),
+        ("https://example.com/repo.git", None),
+    ],
+)
+def test_ssh_server(source: str, server: tuple[str, int] | None) -> None:
+    ref = parse_git_ref(source)
+    assert ref is not None and ref.ssh_server == server
+
+
+def test_git_ssh_host_key_options(tmp_path: Path) -> None:
+    """BuildKit's git ssh: the scanned keys when there are some, else no host key
+    checking; never the host's own known_hosts files, never a prompt."""
+    scanned = gitsource.git_env(str(tmp_path), known_hosts="/run/x y/known_hosts")
+    assert scanned["GIT_SSH_COMMAND"] == (
+        "ssh -F /dev/null -o BatchMode=yes -o GlobalKnownHostsFile=/dev/null"
+        " -o StrictHostKeyChecking=yes -o 'UserKnownHostsFile=\"/run/x y/known_hosts\"'"
+    )
+    unscanned = gitsource.git_env(str(tmp_path))
+    assert unscanned["GIT_SSH_COMMAND"] == (
+        "ssh -F /dev/null -o BatchMode=yes -o GlobalKnownHostsFile=/dev/null"
+        " -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
+    )
+
+
+def test_checksum_must_be_hex() -> None:
+    gitsource.check_checksum("")
+    gitsource.check_checksum("Be1f38e")
+    with pytest.raises(gitsource.GitError) as err:
+        gitsource.check_checksum("sha256:abc")
+    assert str(err.value) == "invalid checksum sha256:abc for Git URL, expected hex commit hash"
+
+
+@needs_git
+def test_resolve_with_checksum(tmp_path: Path) -> None:
+    """``--checksum``: a prefix of the commit the ref names, or of an annotated
+    tag's object; BuildKit's words when it is neither."""
+    work, bare = make_repo(tmp_path)
+    first = git(work, "rev-parse", "HEAD")
+    tag_object = git(work, "rev-parse", "v1")
+    second = commit(work, "a.txt", "second\n", "second")
+    env = gitsource.git_env(str(tmp_path))
+    with git_daemon(bare.parent) as port:
+        url = f"git://127.0.0.1:{port}/repo.git"
+        main, tag, by_id = (parse_git_ref(f"{url}#{r}") for r in ("main", "v1", first))
+        full = parse_git_ref(f"{url}#refs/tags/v1")
+        assert main and tag and by_id and full
+        assert gitsource.resolve_commit(main, env, second[:1]) == (second, "refs/heads/main")
+        assert gitsource.resolve_commit(tag, env, first[:12]) == (first, "refs/tags/v1")
+        assert gitsource.resolve_commit(tag, env, tag_object) == (first, "refs/tags/v1")
+        assert gitsource.resolve_commit(full, env) == (first, "refs/tags/v1")  # peeled too
+        assert gitsource.resolve_commit(by_id, env, first[:6]) == (first, "")
+        for ref, checksum, got in [
+            (main, first[:9], second),
+            (tag, second[:9], f"{tag_object} or {first}"),
+            (by_id, second, first),
+            (main, second.upper(), second),  # compared as given, as BuildKit does
+        ]:
+            with pytest.raises(gitsource.GitError) as err:
+                gitsource.resolve_commit(ref, env, checksum)
+            assert str(err.value) == f"expected checksum to match {checksum}, got {got}"
+
+
 @needs_git
 def test_resolve_and_fetch_over_git_and_http(tmp_path: Path) -> None:
     work, bare = make_repo(tmp_path)
@@ -257,5 +326,5 @@ def test_scp_like_refs_go_over_ssh(tmp_path: Path) -> None:
     assert ref is not None and ref.uses_ssh
     with pytest.raises(gitsource.GitError) as err:
         gitsource.resolve_commit(ref, gitsource.git_env(str(tmp_path), "/nonexistent.sock"))
-    assert "git ls-remote git@127.0.0.1:org/repo.git main main^{} failed" in str(err.value)
+    assert "git ls-remote -- git@127.0.0.1:org/repo.git main main^{} failed" in str(err.value)
     assert "Connection refused" in str(err.value)

@@ -102,6 +102,9 @@ def cmd_build(engine: EngineFactory, argv: list[str], name: str) -> int:
             raise KeyboardInterrupt
 
         old = signal.signal(signal.SIGTERM, terminated)
+        # Ctrl-C cancels the build even when the shell started us with SIGINT ignored
+        # (a background job in a script), as the docker CLI's signal.Notify does.
+        old_int = signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             from dockyard.build.builder import Builder
 
@@ -123,6 +126,7 @@ def cmd_build(engine: EngineFactory, argv: list[str], name: str) -> int:
             return 1
         finally:
             signal.signal(signal.SIGTERM, old)
+            signal.signal(signal.SIGINT, old_int)
     progress.close(True)
     if ns.iidfile:
         with open(ns.iidfile, "w") as f:
