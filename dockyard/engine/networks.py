@@ -271,7 +271,11 @@ class NetworkService:
         configs = [pool.to_api()]
         cidr6 = str(daemon.get("fixed-cidr-v6") or "")
         if daemon.get("ipv6") is True and cidr6:  # dockerd --ipv6 --fixed-cidr-v6
-            configs.append(ipam.pool6_from_request(cidr6).to_api())
+            gateway6 = str(daemon.get("default-gateway-v6") or "")
+            config6 = ipam.pool6_from_request(cidr6, gateway6).to_api()
+            if not gateway6:  # dockerd shows the subnet alone (the gateway is its ::1)
+                config6.pop("Gateway")
+            configs.append(config6)
         return {
             "IPAM": {"Driver": "default", "Options": None, "Config": configs},
             "EnableIPv6": len(configs) > 1,
@@ -433,11 +437,18 @@ class NetworkService:
                     ipam.host_routes6(),
                 )
                 pool6 = ipam.Pool6(subnet=subnet6, gateway=subnet6[1])
+            configs = [pool.to_api(), *([pool6.to_api()] if pool6 else [])]
+            # As dockerd keeps them: a subnet given without --gateway shows no Gateway
+            # (an allocated one shows the gateway it got).
+            if subnets and not gateways:
+                configs[0].pop("Gateway")
+            if pool6 is not None and subnets6 and not gateways6:
+                configs[-1].pop("Gateway")
             config = {
                 "IPAM": {
                     "Driver": "default",
                     "Options": dict(ipam_options or {}),
-                    "Config": [pool.to_api(), *([pool6.to_api()] if pool6 else [])],
+                    "Config": configs,
                 },
                 "Internal": internal,
                 "Attachable": attachable,
@@ -647,10 +658,9 @@ class NetworkService:
         everyone = {c.id: c for c in self.engine.containers.all()}
         names = {cid: c.name for cid, c in everyone.items()}
         prefix = network.pools[0].subnet.prefixlen if network.pools else 0
-        for row in self.endpoints(network.id):
-            owner = everyone.get(row["container_id"])
-            wanted = _requested6(owner.spec, network) if owner is not None else ""
-            v6 = _address6(network, ipaddress.IPv4Address(row["address"]), wanted)
+        for row in sorted(self.endpoints(network.id), key=lambda r: str(r["container_id"])):
+            owner = everyone.get(row["container_id"])  # in ID order, as dockerd's JSON map
+            v6 = _settings6(owner.spec, network) if owner is not None else None
             containers[row["container_id"]] = {
                 "Name": names.get(row["container_id"], ""),
                 "EndpointID": _endpoint_id(network.id, row["container_id"]),
@@ -694,6 +704,8 @@ class NetworkService:
             network = self.get(key)
             ep = dict(endpoints.get(key) or {})
             ipam_cfg = ep.get("IPAMConfig") or {}
+            if ipam_cfg:  # docker's EndpointIPAMConfig leaves empty fields out
+                ep["IPAMConfig"] = {k: v for k, v in ipam_cfg.items() if v} or None
             want4, want6 = ipam_cfg.get("IPv4Address"), ipam_cfg.get("IPv6Address")
             if (want4 or want6) and not network.user_defined:
                 raise InvalidArgument(
@@ -765,17 +777,20 @@ class NetworkService:
                     self._ensure_bridge_ready(network)
                     address, mac, v6 = self._allocate(network, container, ep)
                     pool = network.pools[0]
+                    # docker's gateway endpoint: the first network that is not internal
+                    # gives the default routes and publishes the ports
+                    is_gateway = first is None and not network.internal
                     bridge.add_endpoint(
                         bridge=network.bridge_device,
                         netns_path=path,
                         host_name=_veth_name(network.id, container.id),
                         container_name=f"eth{index}",
                         address=ipaddress.IPv4Interface(f"{address}/{pool.subnet.prefixlen}"),
-                        gateway=pool.gateway if first is None and not network.internal else None,
+                        gateway=pool.gateway if is_gateway else None,
                         mac=mac,
                         mtu=network.mtu,
                         more=(v6,) if v6 else (),
-                        gateway6=_gateway6(network) if first is None else None,
+                        gateway6=_gateway6(network) if is_gateway else None,
                     )
                     plan.addresses.append(str(address))
                     if v6:
@@ -783,11 +798,13 @@ class NetworkService:
                     if network.user_defined:
                         plan.resolv_mode = "internal"
                     plan.host_gateways.append(str(pool.gateway))
-                    if first is None:
+                    if is_gateway:
                         first = (network, str(address), str(v6.ip) if v6 else "")
                     settings_networks[network.name] = _endpoint_settings(
-                        network, container, str(address), mac, ep
+                        network, container, str(address), mac, ep, v6
                     )
+                # No gateway endpoint (internal networks only): nothing published, and
+                # dockerd 20.10 then lists no ports at all, exposed ones included.
                 ports: dict[str, Any] = {}
                 proxied: _List[dict[str, Any]] = []
                 if first is not None:
@@ -851,8 +868,11 @@ class NetworkService:
     def _allocate(
         self, network: Network, container: Container, ep: dict[str, Any]
     ) -> tuple[ipaddress.IPv4Address, str, ipaddress.IPv6Interface | None]:
-        """The endpoint's addresses (IPv4, and IPv6 on an ``--ipv6`` network: the one
-        asked for with ``--ip6``, else derived from the IPv4 one) and MAC, recorded."""
+        """The endpoint's addresses (IPv4, and IPv6 on an ``--ipv6`` network) and MAC,
+        allocated and recorded in one transaction: the IPv4 address in its
+        ``network_endpoints`` row, the IPv6 one in the container's
+        ``NetworkSettings`` entry for the network (where inspect and the DNS server
+        read it), so two processes never hand out the same address of either."""
         pool = network.pools[0]
         requested = (ep.get("IPAMConfig") or {}).get("IPv4Address") or ""
         requested6 = str((ep.get("IPAMConfig") or {}).get("IPv6Address") or "")
@@ -873,12 +893,10 @@ class NetworkService:
                 if "no available" in exc.message:
                     raise Conflict(f"{exc.message}: {network.name} ({network.id[:12]})") from None
                 raise
-            v6 = _address6(network, address, requested6)
-            if v6 is not None and v6.ip in self._taken6(conn, network, container.id):
-                raise Conflict("Address already in use")
             mac = (
                 ep.get("MacAddress") or container.config.get("MacAddress") or ipam.mac_for(address)
             )
+            v6 = self._allocate6(conn, network, container.id, requested6, mac)
             aliases = list(ep.get("Aliases") or [])
             conn.execute(
                 "INSERT INTO network_endpoints"
@@ -893,26 +911,41 @@ class NetworkService:
                     _veth_name(network.id, container.id),
                 ),
             )
+            entry = _endpoint_settings(network, container, str(address), mac, ep, v6)
+            _record_endpoint_settings(conn, container.id, network.name, entry)
         return address, mac, v6
 
-    def _taken6(self, conn: Any, network: Network, container_id: str) -> set[ipaddress.IPv6Address]:
-        """IPv6 addresses of the network's other endpoints, and its gateway."""
+    def _allocate6(
+        self, conn: Any, network: Network, container_id: str, requested: str, mac: str
+    ) -> ipaddress.IPv6Interface | None:
+        """The IPv6 address, with prefix: the free one asked for, else on the default
+        bridge the one derived from the MAC (dockerd's, with ``fixed-cidr-v6``), else
+        the lowest free one."""
         pool6 = network.pool6
-        taken: set[ipaddress.IPv6Address] = set()
         if pool6 is None:
-            return taken
-        taken.add(pool6.gateway)
+            return None
+        preferred = ipam.address6_from_mac(pool6, mac) if network.name == "bridge" else None
+        taken = self._taken6(conn, network, container_id)
+        try:
+            ip6 = ipam.pick_address6(pool6, taken, requested, preferred)
+        except Conflict as exc:
+            if "no available" in exc.message:
+                raise Conflict(f"{exc.message}: {network.name} ({network.id[:12]})") from None
+            raise
+        return ipaddress.IPv6Interface(f"{ip6}/{pool6.subnet.prefixlen}")
+
+    def _taken6(self, conn: Any, network: Network, container_id: str) -> set[ipaddress.IPv6Address]:
+        """The IPv6 addresses of the network's other endpoints (recorded with them)."""
+        taken: set[ipaddress.IPv6Address] = set()
         rows = conn.execute(
-            "SELECT e.address, c.config FROM network_endpoints e JOIN containers c"
+            "SELECT c.config FROM network_endpoints e JOIN containers c"
             " ON c.id = e.container_id WHERE e.network_id = ? AND e.container_id != ?",
             (network.id, container_id),
         )
         for row in rows:
-            wanted = _requested6(json.loads(row["config"]), network)
-            with contextlib.suppress(DockyardError, ValueError):
-                v6 = _address6(network, ipaddress.IPv4Address(row["address"]), wanted)
-                if v6 is not None:
-                    taken.add(v6.ip)
+            v6 = _settings6(json.loads(row["config"]), network)
+            if v6 is not None:
+                taken.add(v6.ip)
         return taken
 
     @property
@@ -1007,7 +1040,8 @@ class NetworkService:
                                 network.bridge_device,
                             )
                         )
-                    if b.proto in ("tcp", "udp"):  # SCTP: by its DNAT rules alone
+                    # SCTP too where the kernel has it (else by its DNAT rules alone)
+                    if b.proto != "sctp" or portlib.sctp_supported():
                         proxied.append(
                             {
                                 "proto": b.proto,
@@ -1105,18 +1139,20 @@ class NetworkService:
             settings = spec.get("NetworkSettings")
             if not settings:
                 return
+            cleared = {  # docker's cleanOperationalData: the addresses go with the endpoint
+                "EndpointID": "",
+                "Gateway": "",
+                "IPAddress": "",
+                "IPPrefixLen": 0,
+                "IPv6Gateway": "",
+                "GlobalIPv6Address": "",
+                "GlobalIPv6PrefixLen": 0,
+                "MacAddress": "",
+            }
             for ep in (settings.get("Networks") or {}).values():
-                ep.update(EndpointID="", Gateway="", IPAddress="", IPPrefixLen=0, MacAddress="")
-            settings.update(
-                SandboxID="",
-                SandboxKey="",
-                Ports={},
-                EndpointID="",
-                Gateway="",
-                IPAddress="",
-                IPPrefixLen=0,
-                MacAddress="",
-            )
+                if ep:
+                    ep.update(cleared)
+            settings.update(SandboxID="", SandboxKey="", Ports={}, **cleared)
             conn.execute(
                 "UPDATE containers SET config = ? WHERE id = ?", (json.dumps(spec), container.id)
             )
@@ -1206,11 +1242,12 @@ class NetworkService:
                         "DELETE FROM network_endpoints WHERE network_id = ? AND container_id = ?",
                         (network.id, container.id),
                     )
+                    _record_endpoint_settings(conn, container.id, network.name, None)
                 raise
         fresh = self.engine.containers.get(container.id)
         settings = fresh.spec.get("NetworkSettings") or {}
         nets = dict(settings.get("Networks") or {})
-        nets[network.name] = _endpoint_settings(network, container, str(address), mac, endpoint)
+        nets[network.name] = _endpoint_settings(network, container, str(address), mac, endpoint, v6)
         self._store_settings(fresh, nets, settings.get("Ports") or {}, path)
         if network.user_defined:
             from dockyard.network import dnsd
@@ -1304,16 +1341,35 @@ def _endpoints_config(container: Container) -> dict[str, Any]:
     return eps
 
 
-def _address6(
-    network: Network, address: ipaddress.IPv4Address, requested: str = ""
-) -> ipaddress.IPv6Interface | None:
-    """The endpoint's IPv6 address (with prefix) on an ``--ipv6`` network: the one
-    asked for (``--ip6``), else the one derived from its IPv4 address."""
-    pool6 = network.pool6
-    if pool6 is None:
-        return None
-    ip6 = _ip6(requested) if requested else ipam.address6_for(pool6, network.pools[0], address)
-    return ipaddress.IPv6Interface(f"{ip6}/{pool6.subnet.prefixlen}")
+def _settings6(spec: dict[str, Any], network: Network) -> ipaddress.IPv6Interface | None:
+    """A container's recorded IPv6 address (with prefix) on ``network``, if any."""
+    nets = (spec.get("NetworkSettings") or {}).get("Networks") or {}
+    for name, ep in nets.items():
+        if not ep or (ep.get("NetworkID") or name) not in (network.id, network.name):
+            continue
+        address = str(ep.get("GlobalIPv6Address") or "")
+        if address:
+            with contextlib.suppress(ValueError):
+                prefix = int(ep.get("GlobalIPv6PrefixLen") or 128)
+                return ipaddress.IPv6Interface(f"{address}/{prefix}")
+    return None
+
+
+def _record_endpoint_settings(
+    conn: Any, container_id: str, network_name: str, entry: dict[str, Any] | None
+) -> None:
+    """Put one network's endpoint settings in the container's record (inside the
+    allocating transaction; the rest of NetworkSettings follows when the start is
+    done), or take them out again (``entry`` None: the endpoint was not made)."""
+    row = conn.execute("SELECT config FROM containers WHERE id = ?", (container_id,)).fetchone()
+    if row is None:
+        return
+    spec = json.loads(row["config"])
+    settings = spec.get("NetworkSettings") or _network_settings(container_id, {}, {}, "")
+    nets = {k: v for k, v in (settings.get("Networks") or {}).items() if k != network_name}
+    settings["Networks"] = nets if entry is None else {**nets, network_name: entry}
+    spec["NetworkSettings"] = settings
+    conn.execute("UPDATE containers SET config = ? WHERE id = ?", (json.dumps(spec), container_id))
 
 
 def _ip_of_binding(text: str) -> None:
@@ -1329,15 +1385,6 @@ def _ip6(text: str) -> ipaddress.IPv6Address:
         return ipaddress.IPv6Address(text)
     except ValueError:
         raise InvalidArgument(f"invalid IPv6 address: {text}") from None
-
-
-def _requested6(spec: dict[str, Any], network: Network) -> str:
-    """The ``--ip6`` address a container's record asks for on ``network`` ("" if none)."""
-    eps = (spec.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
-    for key, ep in eps.items():
-        if ep and (ep.get("NetworkID") == network.id or key in (network.name, network.id)):
-            return str((ep.get("IPAMConfig") or {}).get("IPv6Address") or "")
-    return ""
 
 
 def _gateway6(network: Network) -> ipaddress.IPv6Address | None:
@@ -1356,11 +1403,14 @@ def _endpoint_id(network_id: str, container_id: str) -> str:
 
 
 def _endpoint_settings(
-    network: Network, container: Container, address: str, mac: str, ep: dict[str, Any]
+    network: Network,
+    container: Container,
+    address: str,
+    mac: str,
+    ep: dict[str, Any],
+    v6: ipaddress.IPv6Interface | None,
 ) -> dict[str, Any]:
     pool = network.pools[0]
-    requested6 = str((ep.get("IPAMConfig") or {}).get("IPv6Address") or "")
-    v6 = _address6(network, ipaddress.IPv4Address(address), requested6)
     aliases = list(ep.get("Aliases") or []) or None
     dns_names = None
     if network.user_defined:
@@ -1403,11 +1453,11 @@ def _network_settings(
         "SecondaryIPv6Addresses": None,
         "EndpointID": default.get("EndpointID", ""),
         "Gateway": default.get("Gateway", ""),
-        "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0,
+        "GlobalIPv6Address": default.get("GlobalIPv6Address", ""),
+        "GlobalIPv6PrefixLen": default.get("GlobalIPv6PrefixLen", 0),
         "IPAddress": default.get("IPAddress", ""),
         "IPPrefixLen": default.get("IPPrefixLen", 0),
-        "IPv6Gateway": "",
+        "IPv6Gateway": default.get("IPv6Gateway", ""),
         "MacAddress": default.get("MacAddress", ""),
         "Networks": networks,
     }

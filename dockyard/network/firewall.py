@@ -7,6 +7,12 @@ tag already present is not added again) and removing needs no bookkeeping: the
 tagged lines of ``iptables-save`` are turned into ``-D`` lines and applied in one
 ``iptables-restore --noflush`` call.
 
+Traffic from other hosts gets in only through the DNAT rules: each bridge drops
+what else is forwarded into it, and the raw table (chain ``DOCKYARD-PREROUTING``,
+before NAT) drops packets for a publishing container's address that do not come
+from its bridge, and packets for a port published on 127.0.0.1 that do not come
+from ``lo`` (what dockerd 28 added to 20.10's rules).
+
 IPv6 networks get the same chains in ip6tables (``Firewall("ip6tables")``):
 forwarding and isolation always, outbound NAT and DNAT of published ports only
 with daemon.json ``ip6tables: true`` (opt-in, as in dockerd 20.10). Connections
@@ -17,6 +23,7 @@ Rule generation is pure (see the ``*_rules`` functions); :class:`Firewall` appli
 
 from __future__ import annotations
 
+import ipaddress
 import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -32,6 +39,7 @@ CHAINS: tuple[tuple[str, str], ...] = (
     ("filter", "DOCKYARD-ISOLATION-STAGE-2"),
     ("nat", "DOCKYARD"),
     ("nat", "DOCKYARD-POSTROUTING"),
+    ("raw", "DOCKYARD-PREROUTING"),
 )
 
 # Jumps from the built-in chains: (table, chain, rule). Inserted at the top.
@@ -42,6 +50,7 @@ JUMPS: tuple[tuple[str, str, str], ...] = (
     ("nat", "PREROUTING", "-m addrtype --dst-type LOCAL -j DOCKYARD"),
     ("nat", "OUTPUT", "-m addrtype --dst-type LOCAL -j DOCKYARD"),
     ("nat", "POSTROUTING", "-j DOCKYARD-POSTROUTING"),
+    ("raw", "PREROUTING", "-j DOCKYARD-PREROUTING"),
 )
 
 # ip6tables: the same, but connections to ::1 are left alone (the kernel cannot DNAT
@@ -52,6 +61,8 @@ JUMPS6: tuple[tuple[str, str, str], ...] = tuple(
 )
 
 Rule = tuple[str, str, str]  # (table, chain, rule text after the chain name)
+
+_INBOUND_DROP = "! -i {br} -o {br} -j DROP"
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +132,10 @@ def network_rules(net: BridgeNet) -> list[Rule]:
     rules.append(
         ("filter", "DOCKYARD-FORWARD", f"-i {br} -o {br} -j {'ACCEPT' if net.icc else 'DROP'}")
     )
+    if not net.internal:
+        # Whatever else comes in for the bridge (a LAN neighbour routing straight to a
+        # container's address) is dropped, not left to the FORWARD policy (dockerd 28).
+        rules.append(("filter", "DOCKYARD-FORWARD", _INBOUND_DROP.format(br=br)))
     if net.masquerade and not net.internal:
         rules.append(("nat", "DOCKYARD-POSTROUTING", f"-s {subnet} ! -o {br} -j MASQUERADE"))
     # Connections to 127.0.0.1:<published> leave the host with a loopback source;
@@ -141,6 +156,8 @@ def network_rules6(net: BridgeNet, nat: bool) -> list[Rule]:
             BridgeNet(net.id, net.bridge, net.subnet, net.internal, False, net.icc)
         )
         if "--src-type LOCAL" not in rule[2]  # route_localnet has no IPv6 twin
+        # without NAT an IPv6 subnet is routed to, as dockerd 20.10's (no ip6tables rules)
+        and (nat or net.internal or not rule[2].startswith(_INBOUND_DROP.format(br=net.bridge)))
     ]
     if nat and net.masquerade and not net.internal:
         rules += _tagged(
@@ -150,14 +167,47 @@ def network_rules6(net: BridgeNet, nat: bool) -> list[Rule]:
     return rules
 
 
+def _loopback(host_ip: str) -> bool:
+    try:
+        return ipaddress.ip_address(host_ip).is_loopback
+    except ValueError:
+        return False
+
+
 def port_rules(container_id: str, ports: Sequence[PortRule]) -> list[Rule]:
     """DNAT from the host port, accept into the bridge, and hairpin masquerade
-    (iptables or ip6tables rules, by the family of the container's address)."""
+    (iptables or ip6tables rules, by the family of the container's address).
+
+    A port published on a loopback address also gets a raw-table DROP for packets
+    that arrive from anywhere but ``lo``: the bridge's ``route_localnet`` would
+    otherwise let a LAN neighbour's frame for 127.0.0.1, sent to the host's MAC,
+    through the DNAT rule (dockerd 28's filterPortMappedOnLoopback). And the
+    container's address takes packets only from its bridge before NAT (the DNAT
+    rewrites after the raw table): a neighbour routing straight to it does not get
+    through the port's ACCEPT rule (dockerd 28's direct-access filter)."""
     rules: list[Rule] = []
+    direct: set[str] = set()
     for p in ports:
         v6 = ":" in p.container_ip
         bits = 128 if v6 else 32
         dest = f"-d {p.host_ip}/{bits} " if p.host_ip and p.host_ip not in ("0.0.0.0", "::") else ""
+        if p.container_ip not in direct:
+            direct.add(p.container_ip)
+            rules.append(
+                (
+                    "raw",
+                    "DOCKYARD-PREROUTING",
+                    f"-d {p.container_ip}/{bits} ! -i {p.bridge} -j DROP",
+                )
+            )
+        if _loopback(p.host_ip):
+            rules.append(
+                (
+                    "raw",
+                    "DOCKYARD-PREROUTING",
+                    f"{dest}! -i lo -p {p.proto} -m {p.proto} --dport {p.host_port} -j DROP",
+                )
+            )
         to = (
             f"[{p.container_ip}]:{p.container_port}"
             if v6

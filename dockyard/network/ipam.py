@@ -2,9 +2,11 @@
 endpoints (libnetwork's default IPAM; IPv6 subnets for ``--ipv6`` networks).
 
 Pure functions; the network service keeps allocations in the metadata database
-(table ``network_endpoints``, one row per container and network, its address
-unique per network) so they survive restarts and two processes never hand out
-the same address.
+so they survive restarts and two processes never hand out the same address: the
+IPv4 one in ``network_endpoints`` (one row per container and network, its
+address unique per network), the IPv6 one in the container's
+``NetworkSettings.Networks`` entry, written in the same transaction as that row
+(writers are serialised by ``BEGIN IMMEDIATE``).
 """
 
 from __future__ import annotations
@@ -244,15 +246,61 @@ def pool6_from_request(subnet: str, gateway: str = "") -> Pool6:
     return Pool6(subnet=net, gateway=gw)
 
 
-def address6_for(pool6: Pool6, pool: PoolConfig, address: IPv4Address) -> IPv6Address:
-    """An endpoint's IPv6 address: its IPv4 host offset in the IPv6 subnet (so it is
-    unique exactly when the IPv4 address is, with no allocation of its own; docker's
-    sequential allocation gives the same addresses to containers started in order)."""
-    offset = int(address) - int(pool.subnet.network_address)
-    candidate = pool6.subnet.network_address + offset
-    if candidate not in pool6.subnet or candidate == pool6.gateway:
-        raise Conflict("no available IPv6 addresses on this network's address pools")
-    return candidate
+def pick_address6(
+    pool6: Pool6,
+    taken: Iterable[IPv6Address],
+    requested: str = "",
+    preferred: IPv6Address | None = None,
+) -> IPv6Address:
+    """An endpoint's IPv6 address, allocated as its IPv4 one: ``requested``
+    (``--ip6``) if given (in the subnet and free), else ``preferred`` if free, else
+    the lowest free address of the subnet, never its first (the subnet-router
+    anycast address) nor the gateway. Lowest-free gives containers started in order
+    ``::2``, ``::3``, ... as dockerd's IPAM does, and skips an address another
+    container chose with ``--ip6``."""
+    used = {*taken, pool6.gateway}
+    net = pool6.subnet
+    if (
+        preferred is not None
+        and not requested
+        and preferred in net
+        and preferred not in used
+        and preferred != net.network_address
+    ):
+        return preferred
+    if requested:
+        try:
+            addr = IPv6Address(requested)
+        except ValueError:
+            raise InvalidArgument(f"invalid IPv6 address: {requested}") from None
+        if addr not in net:
+            raise InvalidArgument(
+                f"Invalid address {requested}: It does not belong to any of this network's subnets"
+            )
+        if addr in used or addr == net.network_address:
+            raise Conflict("Address already in use")
+        return addr
+    # Only len(used) + 1 candidates can be taken, so this loop is short on any subnet.
+    for offset in range(1, min(net.num_addresses, len(used) + 2)):
+        candidate = net.network_address + offset
+        if candidate not in used:
+            return candidate
+    raise Conflict("no available IPv6 addresses on this network's address pools")
+
+
+def address6_from_mac(pool6: Pool6, mac: str) -> IPv6Address | None:
+    """dockerd's address on the default bridge with ``fixed-cidr-v6``: the subnet's
+    prefix followed by the endpoint's MAC (``02:42:ac:11:00:02`` gives
+    ``…::242:ac11:2``); None when the subnet leaves fewer than 48 host bits."""
+    if pool6.subnet.prefixlen > 80:
+        return None
+    try:
+        raw = bytes.fromhex(mac.replace(":", ""))
+    except ValueError:
+        return None
+    if len(raw) != 6:
+        return None
+    return IPv6Address(int(pool6.subnet.network_address) | int.from_bytes(raw, "big"))
 
 
 def ula_pool(engine_id: str) -> tuple[str, int]:

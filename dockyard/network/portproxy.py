@@ -16,9 +16,11 @@ written by the engine before it asks over ``network/portd.sock`` to
 file again; containers whose namespace file is gone are dropped; the daemon
 exits a minute after its last container.
 
-TCP connections are relayed by a thread each (two copy loops over blocking
-sockets); UDP by the main loop, with one connected socket per client address
-that is dropped after :data:`UDP_IDLE` seconds without traffic.
+TCP connections (and SCTP associations, where the kernel has SCTP; elsewhere
+SCTP ports are carried by their DNAT rules alone) are relayed by a thread each
+(two copy loops over blocking sockets); UDP by the main loop, with one connected
+socket per client address that is dropped after :data:`UDP_IDLE` seconds
+without traffic.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dockyard.network.portd import paths
-from dockyard.network.ports import bind_error
+from dockyard.network.ports import bind_error, port_socket
 
 IDLE_EXIT = 60.0
 UDP_IDLE = 90.0  # docker-proxy's UDP connection tracking timeout
@@ -71,10 +73,10 @@ class Port:
 
 
 def listen(port: Port) -> socket.socket:
-    """The socket that holds ``port`` (listening for TCP, bound for UDP)."""
+    """The socket that holds ``port`` (listening for TCP and SCTP, bound for UDP)."""
     family = socket.AF_INET6 if ":" in port.host_ip else socket.AF_INET
     kind = socket.SOCK_DGRAM if port.proto == "udp" else socket.SOCK_STREAM
-    s = socket.socket(family, kind)
+    s = port_socket(port.proto, family)
     try:
         if family == socket.AF_INET6:  # [::]:P and 0.0.0.0:P are two bindings, as docker's
             s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
@@ -125,11 +127,25 @@ def _pipe(src: socket.socket, dst: socket.socket) -> None:
         dst.shutdown(socket.SHUT_WR)
 
 
-def relay(held: Held, client: socket.socket, target: tuple[str, int]) -> None:
-    """Copy both ways between an accepted client and a new connection to the container."""
+def _connect(proto: str, target: tuple[str, int]) -> socket.socket:
+    if proto != "sctp":
+        return socket.create_connection(target, timeout=CONNECT_TIMEOUT)
+    s = port_socket(proto, socket.AF_INET6 if ":" in target[0] else socket.AF_INET)
+    try:
+        s.settimeout(CONNECT_TIMEOUT)
+        s.connect(target)
+    except OSError:
+        s.close()
+        raise
+    return s
+
+
+def relay(held: Held, client: socket.socket, port: Port) -> None:
+    """Copy both ways between an accepted client and a new connection to the
+    container (TCP, or an SCTP association: one stream each way, as docker-proxy's)."""
     client.setblocking(True)
     try:
-        upstream = socket.create_connection(target, timeout=CONNECT_TIMEOUT)
+        upstream = _connect(port.proto, port.target)
     except OSError:
         client.close()
         return
@@ -251,7 +267,7 @@ class Proxy:
             client, _ = listener.accept()
         except OSError:
             return
-        threading.Thread(target=relay, args=(held, client, port.target), daemon=True).start()
+        threading.Thread(target=relay, args=(held, client, port), daemon=True).start()
 
     def on_udp(self, held: Held, listener: socket.socket, port: Port) -> None:
         try:

@@ -89,6 +89,39 @@ def _sock_type(proto: str) -> int:
     return socket.SOCK_DGRAM if proto == "udp" else socket.SOCK_STREAM
 
 
+def _sctp_supported() -> bool:
+    """Whether this kernel speaks SCTP (the sctp module may be missing or blocked)."""
+    try:
+        socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_SCTP).close()
+    except OSError:
+        return False
+    return True
+
+
+_SCTP: list[bool] = []
+
+
+def sctp_supported() -> bool:
+    """:func:`_sctp_supported`, asked once per process."""
+    if not _SCTP:
+        _SCTP.append(_sctp_supported())
+    return _SCTP[0]
+
+
+def port_socket(proto: str, family: int) -> socket.socket:
+    """A socket of the kind that holds a ``proto`` port: TCP, UDP or SCTP (one-to-one
+    style, which accepts and streams as TCP does)."""
+    if proto == "sctp":
+        return socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_SCTP)
+    return socket.socket(family, _sock_type(proto))
+
+
+def _probe_proto(proto: str) -> str:
+    """The protocol to probe a host port with: SCTP ports on a kernel without SCTP
+    cannot be held by anyone, so their numbers are checked as TCP ones (as before)."""
+    return "tcp" if proto == "sctp" and not sctp_supported() else proto
+
+
 def join_host_port(host: str, port: int | str) -> str:
     """Go's net.JoinHostPort: an IPv6 host in brackets."""
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -120,7 +153,7 @@ def host_has_ipv6() -> bool:
 def host_port_free(proto: str, host_ip: str, port: int) -> bool:
     """Whether a host process could bind ``host_ip:port`` now."""
     family = socket.AF_INET6 if ":" in host_ip else socket.AF_INET
-    with contextlib.closing(socket.socket(family, _sock_type(proto))) as s:
+    with contextlib.closing(port_socket(_probe_proto(proto), family)) as s:
         if family == socket.AF_INET6:
             s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         if proto != "udp":
@@ -139,7 +172,7 @@ def host_port_free(proto: str, host_ip: str, port: int) -> bool:
 def ephemeral_port(proto: str, host_ip: str) -> int:
     """A port from the host's ip_local_port_range, as the kernel hands them out."""
     family = socket.AF_INET6 if ":" in host_ip else socket.AF_INET
-    with contextlib.closing(socket.socket(family, _sock_type(proto))) as s:
+    with contextlib.closing(port_socket(_probe_proto(proto), family)) as s:
         if family == socket.AF_INET6:
             s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         s.bind((host_ip or "0.0.0.0", 0))

@@ -262,13 +262,18 @@ def test_default_bridge_ipv6_from_daemon_json(ndy: NetDockyard, nbusybox: str) -
     )
     info = json.loads(ndy("network", "inspect", "bridge").out)[0]
     assert info["EnableIPv6"] is True
-    assert {"Subnet": cidr6, "Gateway": str(ipaddress.IPv6Network(cidr6)[1])} in info["IPAM"][
-        "Config"
-    ]
+    assert {"Subnet": cidr6} in info["IPAM"]["Config"]  # as dockerd 20.10 shows it
     port = _free_port()
     cid = ndy("run", "-d", "-p", f"[::1]:{port}:80", "busybox", *HTTPD).out.strip()
-    v6 = _inspect(ndy, cid)["NetworkSettings"]["Networks"]["bridge"]["GlobalIPv6Address"]
-    assert ipaddress.IPv6Address(v6) in ipaddress.IPv6Network(cidr6)
+    settings = _inspect(ndy, cid)["NetworkSettings"]
+    endpoint = settings["Networks"]["bridge"]
+    v6 = endpoint["GlobalIPv6Address"]
+    # dockerd's: the prefix, then the MAC (02:42:0a:xx:xx:xx -> ::242:axx:xxxx)
+    mac = int(endpoint["MacAddress"].replace(":", ""), 16)
+    assert v6 == str(ipaddress.IPv6Network(cidr6).network_address + mac)
+    assert endpoint["IPv6Gateway"] == str(ipaddress.IPv6Network(cidr6)[1])
+    assert settings["GlobalIPv6Address"] == v6  # the default bridge's, at the top too
+    assert settings["IPv6Gateway"] == endpoint["IPv6Gateway"]
     assert cid[:12] in _http_get("::1", port)
     spec = json.loads((ndy.run_root / "network" / "ports" / f"{cid}.json").read_text())
     assert [p["target_ip"] for p in spec["ports"]] == [v6]
@@ -289,3 +294,32 @@ def test_a_restarted_proxy_holds_the_running_containers_ports_again(
     ndy("run", "-d", "-p", f"127.0.0.1:{second}:80", "busybox", *HTTPD)  # starts a new one
     assert _bind_errno("127.0.0.1", second) == errno.EADDRINUSE
     assert _bind_errno("127.0.0.1", first) == errno.EADDRINUSE  # the port files were bound again
+
+
+def test_sctp_ports_are_published(ndy: NetDockyard, nbusybox: str) -> None:
+    """``-p P:9/sctp``: a DNAT rule, and the proxy holds the port where the kernel has
+    SCTP (elsewhere nothing can hold one, and the rule alone carries it)."""
+    from dockyard.network.ports import sctp_supported
+
+    port = _free_port()
+    cid = ndy("run", "-d", "-p", f"127.0.0.1:{port}:9/sctp", "busybox", "sleep", "300").out
+    cid = cid.strip()
+    assert ndy("port", cid).out.strip() == f"9/sctp -> 127.0.0.1:{port}"
+    dnat = [r for r in iptables_lines(f"dy-ctr:{cid[:12]}") if "DNAT" in r]
+    assert len(dnat) == 1 and "-p sctp -m sctp" in dnat[0] and f"--dport {port}" in dnat[0]
+    spec_file = ndy.run_root / "network" / "ports" / f"{cid}.json"
+    spec = json.loads(spec_file.read_text()) if spec_file.exists() else {"ports": []}
+    held = [p for p in spec["ports"] if p["proto"] == "sctp"]
+    if sctp_supported():
+        assert held == [
+            {"proto": "sctp", "host_ip": "127.0.0.1", "host_port": port,
+             "target_ip": _inspect(ndy, cid)["NetworkSettings"]["IPAddress"], "target_port": 9}
+        ]  # fmt: skip
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_SCTP) as s:
+            with pytest.raises(OSError) as exc:
+                s.bind(("127.0.0.1", port))
+            assert exc.value.errno == errno.EADDRINUSE
+    else:
+        assert held == []
+    ndy("rm", "-f", cid)
+    assert not iptables_lines(f"dy-ctr:{cid[:12]}")

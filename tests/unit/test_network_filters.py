@@ -8,7 +8,7 @@ import pytest
 
 from dockyard.engine.filters import Filters
 from dockyard.engine.networks import container_filter_match
-from dockyard.errors import InvalidArgument
+from dockyard.errors import Conflict, InvalidArgument
 from dockyard.network.ports import filter_ports, ports_match
 
 
@@ -109,7 +109,11 @@ def test_records_resolve_names_aliases_hostnames_and_fqdn() -> None:
         "INSERT INTO networks VALUES (?, ?, ?)",
         [("n1", "front", "{}"), ("n2", "bridge", "{}"), ("n3", "six", json.dumps(v6))],
     )
-    web = {"Config": {"Hostname": "WebHost"}}
+    web = {
+        "Config": {"Hostname": "WebHost"},
+        # the IPv6 address is allocated with the endpoint and recorded in its settings
+        "NetworkSettings": {"Networks": {"six": {"GlobalIPv6Address": "fd12:3456::2"}}},
+    }
     conn.executemany(
         "INSERT INTO containers VALUES (?, ?, ?)",
         [
@@ -138,21 +142,37 @@ def test_records_resolve_names_aliases_hostnames_and_fqdn() -> None:
     assert resolve_name(conn, "c" * 64, "web.six") == ["10.9.0.2", "fd12:3456::2"]
 
 
-def test_ipv6_pools_and_derived_addresses() -> None:
+def test_ipv6_pools_and_allocated_addresses() -> None:
     import ipaddress
 
     from dockyard.network import ipam
 
-    pool = ipam.PoolConfig.from_api({"Subnet": "10.1.0.0/16"})
+    a6 = ipaddress.IPv6Address
     pool6 = ipam.pool6_from_request("fd00:aa::/64")
-    assert pool6.gateway == ipaddress.IPv6Address("fd00:aa::1")
-    addr = ipaddress.IPv4Address("10.1.2.3")
-    assert ipam.address6_for(pool6, pool, addr) == ipaddress.IPv6Address("fd00:aa::203")
-    tiny = ipam.pool6_from_request("fd00:bb::/120", "fd00:bb::2")
-    with pytest.raises(Exception, match="no available IPv6"):
-        ipam.address6_for(tiny, pool, ipaddress.IPv4Address("10.1.0.2"))  # the gateway
-    with pytest.raises(Exception, match="no available IPv6"):
-        ipam.address6_for(tiny, pool, addr)  # beyond a /120
+    assert pool6.gateway == a6("fd00:aa::1")
+    assert ipam.pick_address6(pool6, []) == a6("fd00:aa::2")
+    # the lowest free one: an address another container chose with --ip6 is skipped
+    assert ipam.pick_address6(pool6, [a6("fd00:aa::2"), a6("fd00:aa::4")]) == a6("fd00:aa::3")
+    assert ipam.pick_address6(pool6, [a6("fd00:aa::2"), a6("fd00:aa::3")]) == a6("fd00:aa::4")
+    assert ipam.pick_address6(pool6, [], "fd00:aa::99") == a6("fd00:aa::99")
+    with pytest.raises(Conflict, match="Address already in use"):
+        ipam.pick_address6(pool6, [a6("fd00:aa::99")], "fd00:aa::99")
+    with pytest.raises(Conflict, match="Address already in use"):
+        ipam.pick_address6(pool6, [], "fd00:aa::1")  # the gateway
+    with pytest.raises(InvalidArgument, match="does not belong"):
+        ipam.pick_address6(pool6, [], "fd00:bb::5")
+    tiny = ipam.pool6_from_request("fd00:bb::/124", "fd00:bb::2")
+    assert ipam.pick_address6(tiny, []) == a6("fd00:bb::1")  # below the chosen gateway
+    # the default bridge's (dockerd with fixed-cidr-v6): the MAC after the prefix
+    bridge6 = ipam.pool6_from_request("fd55:1:2:3::/64")
+    derived = ipam.address6_from_mac(bridge6, "02:42:0a:c7:00:02")
+    assert derived == a6("fd55:1:2:3:0:242:ac7:2")
+    assert ipam.pick_address6(bridge6, [], preferred=derived) == derived
+    assert ipam.pick_address6(bridge6, [derived], preferred=derived) == a6("fd55:1:2:3::2")
+    assert ipam.address6_from_mac(ipam.pool6_from_request("fd55::/96"), "02:42:0a:c7:00:02") is None
+    full = [tiny.subnet.network_address + n for n in range(1, 16)]
+    with pytest.raises(Conflict, match="no available IPv6"):
+        ipam.pick_address6(tiny, full)
     for bad, gateway in (("fd00::/125", ""), ("nonsense", ""), ("fd00::/64", "fd01::1")):
         with pytest.raises(InvalidArgument):
             ipam.pool6_from_request(bad, gateway)

@@ -153,6 +153,48 @@ def test_sweep_drops_containers_whose_namespace_is_gone(proxy: tuple[Proxy, Path
             time.sleep(0.05)
 
 
+def test_sctp_held_and_relayed(proxy: tuple[Proxy, Path]) -> None:
+    if not ports.sctp_supported():
+        pytest.skip("this kernel has no SCTP")
+    p, netns = proxy
+    sctp = socket.IPPROTO_SCTP
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM, sctp) as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        port = _free_port()
+        _spec(
+            p,
+            "s1",
+            netns,
+            [_entry("sctp", "127.0.0.1", port, "127.0.0.1", server.getsockname()[1])],
+        )
+        p.publish("s1")
+        assert not ports.host_port_free("sctp", "127.0.0.1", port)  # held
+        assert ports.host_port_free("tcp", "127.0.0.1", port)  # another protocol's number
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM, sctp) as client:
+            client.settimeout(5)
+            client.connect(("127.0.0.1", port))
+            conn, _ = server.accept()
+            with conn:
+                client.sendall(b"ping")
+                assert conn.recv(4) == b"ping"
+                conn.sendall(b"pong")
+                assert client.recv(4) == b"pong"
+    p.unpublish("s1")
+    assert ports.host_port_free("sctp", "127.0.0.1", port)
+
+
+def test_sctp_ports_on_a_kernel_without_sctp(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing can hold an SCTP port there: its number is chosen and checked as TCP's."""
+    monkeypatch.setattr(ports, "_SCTP", [False])
+    assert 0 < ports.ephemeral_port("sctp", "") < 65536
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        assert not ports.host_port_free("sctp", "127.0.0.1", taken.getsockname()[1])
+    assert ports.sctp_supported() is False
+
+
 def _entry(proto: str, host_ip: str, host_port: int, target_ip: str, target_port: int) -> dict:  # type: ignore[type-arg]
     return {
         "proto": proto,
@@ -197,6 +239,8 @@ def test_ip6tables_rules() -> None:
     net = firewall.BridgeNet("id", "br-x", "fd00:2::/64")
     plain = firewall.network_rules6(net, nat=False)
     assert not any("MASQUERADE" in r for _, _, r in plain)
+    assert not any("! -i br-x -o br-x -j DROP" in r for _, _, r in plain)  # routed
+    assert any("! -i br-x -o br-x -j DROP" in r for _, _, r in firewall.network_rules6(net, True))
     assert any("DOCKYARD-ISOLATION-STAGE-2" in r for _, _, r in plain)
     nat = firewall.network_rules6(net, nat=True)
     assert [r for _, _, r in nat if "MASQUERADE" in r] == [

@@ -236,6 +236,9 @@ def test_network_rules_default_and_options() -> None:
     internal = firewall.network_rules(BridgeNet("x", "br-i", "10.3.0.0/16", internal=True))
     assert not any("! -o br-i -j MASQUERADE" in r for _, _, r in internal)
     assert any("-i br-i ! -o br-i -j DROP" in r for _, _, r in internal)
+    # what else comes in for a bridge is dropped, not left to the FORWARD policy
+    assert rules[-3][2].startswith("! -i br-abc -o br-abc -j DROP")
+    assert sum("! -i br-i -o br-i -j DROP" in r for _, _, r in internal) == 1
 
 
 def test_port_rules_and_restore_text() -> None:
@@ -245,6 +248,17 @@ def test_port_rules_and_restore_text() -> None:
     dnat = next(r for t, c, r in rules if c == "DOCKYARD" and t == "nat")
     assert dnat.startswith("-d 127.0.0.1/32 -p tcp -m tcp --dport 8080 -j DNAT")
     assert "--to-destination 10.1.0.2:80" in dnat
+    # a loopback binding: what arrives from anywhere but lo is dropped before the DNAT
+    raw = [r for t, c, r in rules if t == "raw"]
+    assert len(raw) == 2
+    assert raw[1].startswith("-d 127.0.0.1/32 ! -i lo -p tcp -m tcp --dport 8080 -j DROP")
+    # and the container's address takes nothing from outside its bridge before NAT
+    assert raw[0].startswith("-d 10.1.0.2/32 ! -i br-abc -j DROP")
+    assert ("raw", "PREROUTING", "-j DOCKYARD-PREROUTING") in firewall.JUMPS
+    wide = firewall.port_rules("c" * 64, [PortRule("udp", "0.0.0.0", 53, "10.1.0.2", 53, "br-abc")])
+    assert [r.split(" -m comment")[0] for t, c, r in wide if t == "raw"] == [
+        "-d 10.1.0.2/32 ! -i br-abc -j DROP"
+    ]
     text = firewall.restore_text({"nat": ["-A DOCKYARD x"]}, [("nat", "DOCKYARD")])
     assert text == "*nat\n:DOCKYARD - [0:0]\n-A DOCKYARD x\nCOMMIT\n"
 
@@ -274,6 +288,9 @@ def test_base_changes_and_removal_lines_from_save_output() -> None:
         + "COMMIT\n*nat\n"
         + "".join(f":{c} - [0:0]\n" for t, c in firewall.CHAINS if t == "nat")
         + "".join(f"-A {c} {r}\n" for t, c, r in firewall.JUMPS if t == "nat")
+        + "COMMIT\n*raw\n"
+        + "".join(f":{c} - [0:0]\n" for t, c in firewall.CHAINS if t == "raw")
+        + "".join(f"-A {c} {r}\n" for t, c, r in firewall.JUMPS if t == "raw")
         + "COMMIT\n"
     )
     assert firewall.base_changes(full) == ([], {})
