@@ -268,7 +268,20 @@ def make_engine_factory(opts: dict[str, str | bool]) -> Callable[[], Engine]:
             engine.append(Engine(options))
         return engine[0]
 
+    factory.engine = engine  # type: ignore[attr-defined]  # for _finish
     return factory
+
+
+def _finish(factory: Callable[[], Engine]) -> None:
+    """Close the engine's database now (a clean close checkpoints the WAL, so the next
+    command opens it without a recovery) and freeze what is left: the interpreter's
+    exit then skips collecting every module's objects (~5-10 ms per command)."""
+    import gc
+
+    engine = getattr(factory, "engine", None)
+    if engine:
+        engine[0].close()
+    gc.freeze()
 
 
 def _str(value: str | bool | None) -> str | None:
@@ -294,7 +307,11 @@ def main(argv: list[str] | None = None) -> int:
         module_name, func_name = COMMANDS[name].split(":")
         module = importlib.import_module(f"dockyard.cli.commands.{module_name}")
         handler = getattr(module, func_name)
-        code: int = handler(make_engine_factory(opts), args, name)
+        factory = make_engine_factory(opts)
+        try:
+            code: int = handler(factory, args, name)
+        finally:
+            _finish(factory)
         return code
     except DockyardError as exc:
         from dockyard.cli.errors import report

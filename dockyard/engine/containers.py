@@ -260,6 +260,7 @@ class ContainerService:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.db = engine.db
+        self._image_configs: dict[str, bytes] = {}
 
     # -------------------------------------------------------------- lookup
 
@@ -314,7 +315,7 @@ class ContainerService:
         """Record a new container on a local image (pulling is the caller's job)."""
         images = self.engine.images
         image_id = images.resolve(image)
-        image_config = json.loads(images.content.read(image_id)).get("config") or {}
+        image_config = self.image_config(image_id)
         merged = merge_image_config(config, image_config)
         merged["Image"] = image
         command = list(merged.get("Entrypoint") or []) + list(merged.get("Cmd") or [])
@@ -401,6 +402,15 @@ class ContainerService:
                 return name
         raise Conflict("could not find a free container name")
 
+    def image_config(self, image_id: str) -> dict[str, Any]:
+        """The ``config`` section of an image's config blob, read once per process
+        (``run`` needs it to create the container and again to start it)."""
+        blob = self._image_configs.get(image_id)
+        if blob is None:
+            blob = self._image_configs[image_id] = self.engine.images.content.read(image_id)
+        config: dict[str, Any] = json.loads(blob).get("config") or {}  # a fresh copy each call
+        return config
+
     def container_dir(self, container_id: str) -> str:
         return os.path.join(self.engine.options.root, "containers", container_id)
 
@@ -436,9 +446,7 @@ class ContainerService:
                     f"You cannot remove a {container.status} container {container.id}. Stop the"
                     " container before attempting removal or force remove"
                 )
-            lifecycle = self.engine.lifecycle
-            lifecycle.kill(container)
-            lifecycle.wait_exited(container.id, 30)
+            self.engine.lifecycle.kill_and_wait(container)
             container = self.get(container.id)
         key = container.snapshot_key
         self.engine.networks.detach(container)  # leftovers of a start that was cut short

@@ -10,14 +10,15 @@ leftovers of a killed process.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
-import secrets
-from collections.abc import Callable, Iterator
-from typing import BinaryIO
 
 from dockyard.errors import Corrupt, InvalidArgument, NotFound
 from dockyard.store.procs import pid_alive
+
+TYPE_CHECKING = False  # reading a blob (every container start) needs none of these
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from typing import BinaryIO
 
 _CHUNK = 1 << 20
 
@@ -42,6 +43,9 @@ class BlobWriter:
         self._store = store
         self._expected = expected
         self._expected_size = expected_size
+        import hashlib
+        import secrets
+
         self._hash = hashlib.sha256()
         self.size = 0
         self.temp_path = os.path.join(store.ingest_dir, f"{os.getpid()}-{secrets.token_hex(8)}")
@@ -143,6 +147,8 @@ class ContentStore:
 
     @staticmethod
     def digest_of(data: bytes) -> str:
+        import hashlib
+
         return "sha256:" + hashlib.sha256(data).hexdigest()
 
     def put(
@@ -180,6 +186,8 @@ class ContentStore:
 
     def verify(self, digest: str) -> bool:
         """Re-hash a stored blob (repair and fsck use this)."""
+        import hashlib
+
         h = hashlib.sha256()
         with self.open(digest) as f:
             while chunk := f.read(_CHUNK):

@@ -267,7 +267,8 @@ def test_container_outlives_the_process_that_started_it(h: Harness) -> None:
 def test_two_attach_clients_both_receive_output(h: Harness) -> None:
     script = "i=0; while [ $i -lt 50 ]; do echo tick $i; i=$((i+1)); sleep 0.1; done; exit 7"
     _cid, sd, report = h.start(["sh", "-c", script], start_on_attach=True)
-    assert report["Status"] == "created"
+    # started at once; its output waits for the START frame, so both clients see all of it
+    assert report["Status"] == "running"
     with h.attach(sd) as a, h.attach(sd) as b:
         a.start()
         assert b"tick 0\n" in a.read_until(b"tick 2\n")
@@ -496,6 +497,46 @@ def test_started_by_hand_with_bad_options_fails() -> None:
         timeout=60,
     )
     assert proc.returncode == 2 and "missing --bundle" in proc.stderr
+
+
+def test_exit_record_says_when_the_runtime_state_is_deleted(h: Harness) -> None:
+    """exit.json comes first with RuntimeDeleting (the exit frame goes out at once),
+    then again with RuntimeDeleted once ``runc delete`` is done."""
+    from dockyard.runtime.monitor.oci import OciError
+
+    cid, sd, _ = h.start(["sh", "-c", "exit 4"], start_on_attach=True)
+    with h.attach(sd) as c:
+        c.records_exit()
+        c.start()
+        _, exit_rec = c.read_to_exit()
+        assert exit_rec == {"ExitCode": 4, "Restarting": False}
+        first = json.loads((sd / "exit.json").read_text())
+        assert first["ExitCode"] == 4
+        assert first.get("RuntimeDeleting") or first.get("RuntimeDeleted")
+        wait_for(
+            lambda: json.loads((sd / "exit.json").read_text()).get("RuntimeDeleted") is True,
+            15,
+            "RuntimeDeleted",
+        )
+    final = json.loads((sd / "exit.json").read_text())
+    assert "RuntimeDeleting" not in final and final["ExitCode"] == 4
+    with pytest.raises(OciError):
+        h.runtime.state(cid)
+    h.wait_monitor_gone(sd)
+
+
+def test_a_held_container_ends_once_a_client_says_start(h: Harness) -> None:
+    """Held for an attacher, a container that is killed reports its end only after
+    START (``stop`` sends one: the attacher it waited for may be gone)."""
+    cid, sd, _ = h.start(["sleep", "1000"], start_on_attach=True)
+    with h.attach(sd) as c:
+        h.runtime.kill(cid, "KILL")
+        time.sleep(0.3)
+        assert json.loads((sd / "state.json").read_text())["Status"] == "running"
+        c.start()
+        _, exit_rec = c.read_to_exit()
+    assert exit_rec == {"ExitCode": 137, "Restarting": False}
+    h.wait_monitor_gone(sd)
 
 
 def test_state_file_readers(h: Harness) -> None:

@@ -62,7 +62,7 @@ def _create(
     image, config, host, networking = request
     if ns.pull not in ("always", "missing", "never"):
         raise ClientError(
-            f"invalid pull option: '{ns.pull}': must be one of \"always\", \"missing\" or \"never\""
+            f'invalid pull option: \'{ns.pull}\': must be one of "always", "missing" or "never"'
         )
     if ns.pull == "always" or (ns.pull == "missing" and e.images.try_resolve(image) is None):
         from dockyard.cli.commands.distribution import ensure_image
@@ -102,11 +102,16 @@ def container_rows(e: Engine, containers: list[Container], *, trunc: bool, size:
 
     now = time.time()
     rows = []
+    images: dict[tuple[str, str], str] = {}  # most containers share a few images
     for c in containers:
         labels = c.config.get("Labels") or {}
+        key = (str(c.config.get("Image") or ""), c.image_id)
+        image = images.get(key)
+        if image is None:
+            image = images[key] = e.containers.image_name(c)
         row = Row(
             ID=c.id[:12] if trunc else c.id,
-            Image=e.containers.image_name(c),
+            Image=image,
             Command=_command(c, trunc),
             CreatedAt=created_at(int(c.created)),
             RunningFor=human_duration(now - c.created) + " ago",

@@ -5,6 +5,9 @@ State dir files (all JSON written atomically, tmp + rename):
   ``attach``       the attach socket (see :mod:`.protocol`);
   ``state.json``   ``{"MonitorPid","Pid","Status","RestartCount","StartedAt"}``;
   ``exit.json``    ``{"ExitCode","FinishedAt","OOMKilled","RestartCount"}`` (+``"Error"``);
+                   written before the exit frame with ``"RuntimeDeleting": true``, then
+                   again with ``"RuntimeDeleted"`` once the runtime's state is deleted
+                   (the recorder unmounts and removes meanwhile, then waits for it);
   ``health.json``  Docker's ``State.Health``;
   ``no-restart``   created by the engine (or a NO_RESTART frame): do not restart.
 """
@@ -95,7 +98,8 @@ class Supervisor:
         self.restart_count = 0
         self.restart_at: float | None = None
         self.status = "created"
-        self.held = opts.start_on_attach
+        self.held = opts.start_on_attach  # until an attacher's START frame (or HOLD_SECONDS)
+        self.held_exit: int | None = None  # the container's wait status, ended while held
         self.hold_until: float | None = None
         self.no_restart = False
         self.done = False
@@ -158,6 +162,13 @@ class Supervisor:
             self._create()
             if not self.held:
                 self._start()
+            elif not self.opts.tty:
+                # Start at once; its output and its end wait for the attacher instead
+                # (a pipe keeps the output). A tty container waits to start: its first
+                # window size comes from the attacher.
+                self._start()
+                for fd in list(self.outputs):
+                    self._unwatch(fd)
         except (OciError, OSError, ValueError) as e:
             self._fail(str(e))
             return 1
@@ -295,7 +306,6 @@ class Supervisor:
         self._watch(master, IN)
 
     def _start(self) -> None:
-        self.held = False
         self.runtime.start(self.opts.container_id)
         self.started_mono = time.monotonic()
         self.started_at = rfc3339nano()
@@ -304,6 +314,22 @@ class Supervisor:
             self.health = HealthState(self.health_config, time.time_ns())
             write_json("health.json", self.health.to_json())
             self.next_probe = self.started_mono + self.health_config.interval
+
+    def _release(self) -> None:
+        """End the hold: start the container, or (started already) pass its output
+        and its end on from now."""
+        self.held = False
+        if self.status == "created":
+            try:
+                self._start()
+            except (OciError, OSError) as e:
+                self._fail(str(e))
+            return
+        for fd in list(self.outputs):
+            self._watch(fd, IN)
+        if self.held_exit is not None:
+            status, self.held_exit = self.held_exit, None
+            self._container_exited(status)
 
     # -- the loop --------------------------------------------------------------
     def _timeout_ms(self) -> int:
@@ -348,10 +374,8 @@ class Supervisor:
         now = time.monotonic()
         deadline = self._hold_deadline()
         if deadline is not None and now >= deadline:
-            try:
-                self._start()
-            except (OciError, OSError) as e:
-                self._fail(str(e))
+            self._release()
+            if self.done:
                 return
         if self.restart_at is not None and now >= self.restart_at:
             self.restart_at = None
@@ -508,10 +532,7 @@ class Supervisor:
         elif stream == protocol.RECORDS_EXIT:
             self.clients[fd].records_exit = True
         elif stream == protocol.START and self.held:
-            try:
-                self._start()
-            except (OciError, OSError) as e:
-                self._fail(str(e))
+            self._release()
 
     def _broadcast(self, data: bytes) -> None:
         for fd, client in list(self.clients.items()):
@@ -548,7 +569,10 @@ class Supervisor:
             if pid == 0:
                 return
             if pid == self.pid and self.status in ("running", "created"):
-                self._container_exited(status)
+                if self.held:
+                    self.held_exit = status  # passed on with the output, once released
+                else:
+                    self._container_exited(status)
             elif pid == self.probe_pid:
                 self._probe_done(status)
             else:
@@ -564,24 +588,22 @@ class Supervisor:
         oom = self._oom_killed()
         self._probe_cancel()
         self.next_probe = None
-        deleted = True
-        try:
-            self.runtime.delete(self.opts.container_id, force=True)
-        except (OciError, OSError):
-            deleted = False
         self._close_stdio()
         stopped = self.no_restart or os.path.exists("no-restart")
         restart = self.policy.should_restart(code, self.restart_count, stopped)
-        write_json(
-            "exit.json",
-            {
-                "ExitCode": code,
-                "FinishedAt": rfc3339nano(),
-                "OOMKilled": oom,
-                "RestartCount": self.restart_count,
-                "RuntimeDeleted": deleted,  # the exit callback need not delete it again
-            },
-        )
+        record = {
+            "ExitCode": code,
+            "FinishedAt": rfc3339nano(),
+            "OOMKilled": oom,
+            "RestartCount": self.restart_count,
+        }
+        if restart:  # the runtime's state must be gone before the container is created again
+            record["RuntimeDeleted"] = self._delete_runtime()
+        else:
+            # Report first, then delete the runtime's state: whoever records the exit
+            # (unmount, ``--rm``) works meanwhile and waits for "RuntimeDeleted" after.
+            record["RuntimeDeleting"] = True
+        write_json("exit.json", record)
         self._broadcast(
             protocol.frame(
                 protocol.EXIT, jsonlite.dumps({"ExitCode": code, "Restarting": restart}).encode()
@@ -593,8 +615,18 @@ class Supervisor:
             self.restart_at = time.monotonic() + self.backoff.next(ran)
             self._set_status("restarting")
         else:
+            del record["RuntimeDeleting"]
+            record["RuntimeDeleted"] = self._delete_runtime()  # the recorder need not delete it
             self._set_status("exited")
+            write_json("exit.json", record)  # last: the recorder removes this directory then
             self._finish()
+
+    def _delete_runtime(self) -> bool:
+        try:
+            self.runtime.delete(self.opts.container_id, force=True)
+        except (OciError, OSError):
+            return False
+        return True
 
     def _oom_killed(self) -> bool:
         path = self.opts.cgroup_path
@@ -734,7 +766,6 @@ class Supervisor:
                 pass
         if self.opts.remove:
             _rmtree(self.sd)
-
 
     def _wait_for_recorders(self, recorders: list[Client]) -> bool:
         """Wait (at most RECORDER_WAIT s) for the clients that record the exit

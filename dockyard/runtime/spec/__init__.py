@@ -1,7 +1,7 @@
 """Docker's defaults turned into an OCI runtime config.json (pure logic).
 
 Entry point: :func:`build_spec`. Inputs the host must resolve (mounts, devices,
-namespace paths, /etc/passwd contents, host facts) are the dataclasses in
+namespace paths, /etc/passwd contents, host facts) are the records in
 :mod:`.types`; :mod:`.etc_files` makes the /etc/hosts, /etc/hostname and
 /etc/resolv.conf contents.
 """

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from dockyard.errors import InvalidArgument
 from dockyard.runtime.spec.types import EtcFiles, MountSpec
@@ -101,8 +100,7 @@ def _depth(dest: str) -> int:
     return posixpath.normpath(dest).count("/")
 
 
-@dataclass(frozen=True, slots=True)
-class _Mount:
+class _Mount(NamedTuple):
     """moby's ``container.Mount``: what goes into withMounts."""
 
     destination: str
@@ -143,8 +141,7 @@ def _from_spec(m: MountSpec) -> _Mount:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class MountPlan:
+class MountPlan(NamedTuple):
     mounts: list[dict[str, Any]]
     rootfs_propagation: str = ""
 

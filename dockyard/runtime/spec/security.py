@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from dockyard.errors import InvalidArgument
 
@@ -15,8 +15,7 @@ _TRUE = ("1", "t", "T", "TRUE", "true", "True")
 _FALSE = ("0", "f", "F", "FALSE", "false", "False")
 
 
-@dataclass(frozen=True, slots=True)
-class SecurityOptions:
+class SecurityOptions(NamedTuple):
     no_new_privileges: bool = False
     seccomp_profile: str = ""  # "", "unconfined", "builtin" or a JSON profile
     apparmor_profile: str = ""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from dockyard.errors import InvalidArgument
 
@@ -21,24 +21,21 @@ _NO_PASSWD = "no matching entries in passwd file"
 _NO_GROUP = "no matching entries in group file"
 
 
-@dataclass(frozen=True, slots=True)
-class ExecUser:
+class ExecUser(NamedTuple):
     uid: int
     gid: int
     additional_gids: tuple[int, ...]
     home: str
 
 
-@dataclass(frozen=True, slots=True)
-class _PasswdEntry:
+class _PasswdEntry(NamedTuple):
     name: str
     uid: int
     gid: int
     home: str
 
 
-@dataclass(frozen=True, slots=True)
-class _GroupEntry:
+class _GroupEntry(NamedTuple):
     name: str
     gid: int
     members: tuple[str, ...]

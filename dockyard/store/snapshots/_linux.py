@@ -14,7 +14,6 @@ from __future__ import annotations
 import ctypes
 import errno as errno_mod
 import os
-import platform
 from collections.abc import Sequence
 
 MS_RDONLY = 0x1
@@ -158,7 +157,7 @@ def lowerdir_plus_supported() -> bool:
     if _lowerdir_plus is not None:
         return _lowerdir_plus
     supported = False
-    if platform.machine() in _NEW_API_ARCHES:
+    if os.uname().machine in _NEW_API_ARCHES:  # not platform: it costs every mount ~1 ms
         try:
             fd = _fsopen("overlay")
         except OSError:

@@ -40,8 +40,7 @@ import shutil
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from dockyard.errors import Conflict, InvalidArgument, NotFound, SystemFailure
 from dockyard.store.metadata import Database
@@ -56,8 +55,7 @@ TRASH_PREFIX = "trash-"
 _COLUMNS = "key, id, kind, parent, created, labels"
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(NamedTuple):
     """One row of the ``snapshots`` table."""
 
     key: str

@@ -20,7 +20,7 @@ import json
 import os
 import secrets
 import stat
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from dockyard.errors import InvalidArgument, Unsupported
 from dockyard.store.metadata import Database
@@ -52,8 +52,7 @@ def _module_param_on(name: str) -> bool:
     return value not in ("N", "n", "0", "off")
 
 
-@dataclass(frozen=True)
-class _Plan:
+class _Plan(NamedTuple):
     """How to assemble one snapshot: a bind mount of one ``fs`` or an overlay."""
 
     readonly: bool
