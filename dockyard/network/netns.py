@@ -79,6 +79,33 @@ def remove(path: str) -> None:
         os.unlink(path)
 
 
+SIOCGIFFLAGS = 0x8913
+SIOCSIFFLAGS = 0x8914
+IFF_UP = 0x1
+
+
+def lo_up(path: str) -> None:
+    """Bring ``lo`` up in the namespace at ``path`` with two ioctls, as ``ip link set
+    lo up`` would: the ``--network none`` path then needs no netlink client."""
+    import _socket
+    import fcntl
+    import struct
+
+    with entered(path):
+        sock = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM, 0)
+        try:
+            request = struct.pack("16sh22x", b"lo", 0)
+            (_, flags) = struct.unpack_from(
+                "16sh", fcntl.ioctl(sock.fileno(), SIOCGIFFLAGS, request)
+            )
+            if not flags & IFF_UP:
+                fcntl.ioctl(
+                    sock.fileno(), SIOCSIFFLAGS, struct.pack("16sh22x", b"lo", flags | IFF_UP)
+                )
+        finally:
+            sock.close()
+
+
 def exists(path: str) -> bool:
     return os.path.exists(path)
 

@@ -35,7 +35,6 @@ import contextlib
 import errno
 import json
 import os
-import secrets
 import shutil
 import sqlite3
 import time
@@ -234,7 +233,7 @@ class DirectorySnapshotter(Snapshotter):
 
     def _new_temp_name(self, prefix: str) -> str:
         pid, start = self_identity()
-        return os.path.join(self.root, f"{prefix}{pid}-{start}-{secrets.token_hex(6)}")
+        return os.path.join(self.root, f"{prefix}{pid}-{start}-{os.urandom(6).hex()}")
 
     def _claim_root(self) -> None:
         """Record which driver owns this root; refuse to open another driver's root."""

@@ -18,7 +18,6 @@ import base64
 import contextlib
 import json
 import os
-import secrets
 import stat
 from typing import NamedTuple
 
@@ -39,7 +38,7 @@ _MODULE_PARAMS = "/sys/module/overlay/parameters"
 
 
 def _short_name() -> str:
-    return base64.b32encode(secrets.token_bytes(10)).decode("ascii")[:12]
+    return base64.b32encode(os.urandom(10)).decode("ascii")[:12]
 
 
 def _module_param_on(name: str) -> bool:
@@ -308,7 +307,7 @@ def check_overlay(root: str, *, refresh: bool = False) -> tuple[bool, str]:
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             pass
     supported, reason = _probe(root)
-    temp = os.path.join(root, f"{SUPPORT_CACHE}.{os.getpid()}.{secrets.token_hex(4)}")
+    temp = os.path.join(root, f"{SUPPORT_CACHE}.{os.getpid()}.{os.urandom(4).hex()}")
     try:
         with open(temp, "w", encoding="utf-8") as f:
             json.dump({"kernel": kernel, "supported": supported, "reason": reason}, f)
@@ -332,7 +331,7 @@ def _probe(root: str) -> tuple[bool, str]:
     userxattr = not _linux.in_initial_user_namespace()
     prefix = "user" if userxattr else "trusted"
     pid, start = self_identity()
-    base = os.path.join(root, f"{STAGING_PREFIX}{pid}-{start}-{secrets.token_hex(6)}")
+    base = os.path.join(root, f"{STAGING_PREFIX}{pid}-{start}-{os.urandom(6).hex()}")
     try:
         os.mkdir(base, 0o700)
     except OSError as e:
