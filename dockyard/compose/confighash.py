@@ -15,15 +15,17 @@ shortest form. ``command``/``entrypoint`` have no omitempty (``null`` when unset
 The service given is dockyard's normalised service (compose-go's canonical model as
 ``docker compose config`` prints it). Before hashing, what compose-go's loader and
 ``up`` do to the struct is applied: the default secret target
-(``/run/secrets/<source>``), env_file and label_file dropped once resolved
-(``WithServicesEnvironmentResolved(true)``), short device mappings and ``gpus``
-defaults expanded; and, as reconcile.go's ``serviceHashWithResolvedRefs`` does,
-``service:`` references (network_mode, ipc, pid, volumes_from) replaced by the ID of
-the referenced service's first container when a resolver is given.
+(``/run/secrets/<source>``), env_file dropped once resolved
+(``WithServicesEnvironmentResolved(true)``; label_file stays, its labels merged),
+short device mappings and ``gpus`` defaults expanded; and, as reconcile.go's
+``serviceHashWithResolvedRefs`` does, ``service:`` references (network_mode, ipc,
+pid, volumes_from) replaced by the ID of the referenced service's first container
+when a resolver is given.
 
-Field tables mirror compose-go v2.13/v2.14 ``types/types.go`` (and build.go,
-develop.go, hooks.go, healthcheck.go, device.go, envfile.go, models.go). Keys the
-tables do not know (``x-`` extensions: ``json:"-"``) are not hashed, as in Compose.
+Field tables mirror compose-go v2.13 ``types/types.go`` (and build.go, develop.go,
+hooks.go, healthcheck.go, device.go, envfile.go, models.go). Keys the tables do not
+know (``x-`` extensions: ``json:"-"``) are not hashed, as in Compose. The output is
+checked byte for byte against compose-go itself (docs/compose-confighash.md).
 """
 
 from __future__ import annotations
@@ -331,6 +333,7 @@ SERVICE: list[Field] = [
 ]
 
 HASHED_KEYS = frozenset(name for name, kind, _ in SERVICE if kind != "cleared")
+SCALAR_KINDS = frozenset({STR, BOOL, INT, F32, BYTES})
 
 Resolver = Callable[[str], "str | None"]
 
@@ -420,6 +423,14 @@ def _device_count(value: Any) -> int:
     if isinstance(value, str) and value.lower() == "all":
         return -1
     return _int(value)
+
+
+def is_empty(kind: Any, value: Any) -> bool:
+    """Whether ``omitempty`` leaves a value of that kind out."""
+    try:
+        return _empty(kind, value)
+    except (TypeError, ValueError):
+        return False
 
 
 def _empty(kind: Any, value: Any) -> bool:
@@ -584,9 +595,10 @@ def prepare(service: dict[str, Any], resolve: Resolver | None = None) -> dict[st
     result = dict(service)
     for key in ("build", "pull_policy", "scale", "depends_on", "profiles"):
         result.pop(key, None)
-    # WithServicesEnvironmentResolved(true) / WithServicesLabelsResolved(true)
+    # up loads with WithServicesEnvironmentResolved(true): env_file is dropped once
+    # merged; labels are resolved with WithServicesLabelsResolved(false), so
+    # label_file stays
     result.pop("env_file", None)
-    result.pop("label_file", None)
     deploy = result.get("deploy")
     if isinstance(deploy, dict):
         deploy = {k: v for k, v in deploy.items() if k != "replicas"}

@@ -17,15 +17,17 @@ _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\", "$": "$"}
 def parse_env_file(
     text: str, filename: str, lookup: Mapping[str, str] | None = None
 ) -> dict[str, str]:
-    """The variables in ``text``; ``${VAR}`` in values is expanded from the variables
-    defined above it, then from ``lookup`` (the OS environment)."""
+    """The variables in ``text``; ``${VAR}`` in values is expanded from ``lookup``
+    (the OS environment), then from the variables defined above it."""
     result: dict[str, str] = {}
     outer = lookup or {}
 
     def get(name: str) -> str | None:
-        if name in result:
-            return result[name]
-        return outer.get(name)
+        # compose-go's dotenv asks the lookup first, then what the file set above
+        found = outer.get(name)
+        if found is not None:
+            return found
+        return result.get(name)
 
     lines = text.replace("\r\n", "\n").split("\n")
     i = 0
@@ -141,3 +143,45 @@ def _unescape(body: str) -> str:
 def read_env_file(path: str, lookup: Mapping[str, str] | None = None) -> dict[str, str]:
     with open(path, encoding="utf-8") as handle:
         return parse_env_file(handle.read(), path, lookup)
+
+
+def parse_raw_env_file(
+    text: str, filename: str, lookup: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """``format: raw``: the lines as ``docker run --env-file`` reads them (docker/cli's
+    kvfile, which Compose registers as the raw format): no quotes, no expansion,
+    trailing blanks kept; a bare name takes its value from ``lookup`` if set there."""
+    result: dict[str, str] = {}
+    outer = lookup or {}
+    for line in text.removeprefix("\ufeff").split("\n"):
+        line = line.removesuffix("\r").lstrip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not key:
+            raise ComposeError(
+                f"failed to parse env_file {filename}: no variable name on line '{line}'"
+            )
+        if " " in key or "\t" in key:
+            raise ComposeError(
+                f"failed to parse env_file {filename}: variable '{key}' contains whitespaces"
+            )
+        if sep:
+            result[key] = value
+            continue
+        found = outer.get(key)
+        if found is not None:
+            result[key] = found
+    return result
+
+
+def read_env_file_format(
+    path: str, env_format: str | None, lookup: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """An ``env_file`` entry in its ``format`` (the default dotenv, or ``raw``)."""
+    if env_format in (None, "", ".env"):
+        return read_env_file(path, lookup)
+    if env_format != "raw":
+        raise ComposeError(f'unsupported env_file format "{env_format}"')
+    with open(path, encoding="utf-8") as handle:
+        return parse_raw_env_file(handle.read(), path, lookup)

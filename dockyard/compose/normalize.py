@@ -10,8 +10,9 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
-from dockyard.compose.envfile import read_env_file
+from dockyard.compose.envfile import read_env_file, read_env_file_format
 from dockyard.compose.errors import ComposeError
+from dockyard.compose.gosprint import go_sprint
 from dockyard.compose.loader import InvalidProject
 from dockyard.compose.merge import list_or_dict_to_dict
 from dockyard.compose.order import order_model
@@ -169,6 +170,12 @@ def parse_port(spec: Any, where: str) -> list[dict[str, Any]]:
         else:
             host_ip = ":".join(parts[:-2])
             published, target = parts[-2], parts[-1]
+            # go-connections' net.SplitHostPort(ip + ":"): IPv6 needs brackets
+            raise ComposeError(
+                f"Invalid ip address {host_ip}: address {host_ip}:: too many colons in address"
+            )
+    if host_ip and not _is_ip(host_ip):
+        raise ComposeError(f"Invalid ip address: {host_ip}")
     try:
         targets = _port_range(target)
         publisheds = _port_range(published) if published else []
@@ -194,6 +201,16 @@ def parse_port(spec: Any, where: str) -> list[dict[str, Any]]:
     return result
 
 
+def _is_ip(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _long_port(item: dict[str, Any], where: str) -> dict[str, Any]:
     entry = dict(item)
     entry.setdefault("mode", "ingress")
@@ -212,51 +229,86 @@ _BIND_OPTIONS = {"rprivate", "private", "rshared", "shared", "rslave", "slave"}
 
 
 def parse_volume(spec: str, where: str) -> dict[str, Any]:
-    """``[source:]target[:mode]`` → a long-syntax mount."""
-    parts = spec.split(":")
-    if len(parts) > 3 or not spec:
-        raise ComposeError(f"{where}: invalid spec: {spec}: too many colons")
+    """``[source:]target[:mode]`` → a long-syntax mount, as compose-go's
+    format.ParseVolume reads it: options it does not know (``cached``,
+    ``consistent``, ``delegated``, …) are ignored, ``rw`` undoes ``ro``, ``z``/``Z``
+    and propagations make a bind section even on a volume, ``nocopy`` a volume
+    section even on a bind."""
+    if not spec:
+        raise ComposeError(f"{where}: invalid empty volume spec")
+    if len(spec) <= 2:
+        return {"type": "volume", "target": spec}
+    parts = _split_volume_spec(spec)
+    if any(part == "" for part in parts):
+        raise ComposeError(f"invalid spec: {spec}: empty section between colons")
+    if len(parts) > 3:
+        raise ComposeError(f"invalid spec: {spec}: too many colons")
+    entry: dict[str, Any] = {}
     if len(parts) == 1:
-        return {"type": "volume", "target": parts[0], "volume": {}}
-    source, target = parts[0], parts[1]
-    modes = parts[2].split(",") if len(parts) == 3 else []
-    is_bind = source.startswith(("/", ".", "~"))
-    entry: dict[str, Any] = {
-        "type": "bind" if is_bind else "volume",
-        "source": source,
-        "target": target,
-    }
-    bind: dict[str, Any] = {}
-    volume: dict[str, Any] = {}
-    for mode in modes:
+        entry["target"] = parts[0]
+    else:
+        entry["source"], entry["target"] = parts[0], parts[1]
+    bind: dict[str, Any] | None = None
+    volume: dict[str, Any] | None = None
+    for mode in parts[2].split(",") if len(parts) == 3 else []:
         if mode == "ro":
             entry["read_only"] = True
         elif mode == "rw":
-            continue
-        elif mode in ("z", "Z"):
-            bind["selinux"] = mode
-        elif mode in _BIND_OPTIONS:
-            bind["propagation"] = mode
+            entry.pop("read_only", None)
         elif mode == "nocopy":
-            volume["nocopy"] = True
-        elif mode in ("consistent", "cached", "delegated"):
-            entry["consistency"] = mode
-        else:
-            raise ComposeError(f"{where}: invalid spec: {spec}: unknown option: {mode}")
-    if is_bind:
-        bind["create_host_path"] = True
-        entry["bind"] = bind
+            volume = {"nocopy": True}
+        elif mode in ("z", "Z"):
+            bind = {**(bind or {}), "selinux": mode}
+        elif mode in _BIND_OPTIONS:
+            bind = {**(bind or {}), "propagation": mode}
+    source = entry.get("source", "")
+    if _is_file_path(source):
+        entry["type"] = "bind"
+        entry["bind"] = {**(bind or {}), "create_host_path": True}
+        if volume is not None:
+            entry["volume"] = volume
     else:
-        entry["volume"] = volume
-    return entry
+        entry["type"] = "volume"
+        if bind is not None:
+            entry["bind"] = bind
+        entry["volume"] = volume or {}
+    return {key: entry[key] for key in _VOLUME_KEYS if key in entry}
+
+
+_VOLUME_KEYS = ("type", "source", "target", "read_only", "bind", "volume")
+
+
+def _split_volume_spec(spec: str) -> list[str]:
+    """Splits on colons outside ``${...}``, keeping a Windows drive (``C:``) whole."""
+    parts: list[str] = []
+    buffer = ""
+    depth = 0
+    for i, char in enumerate(spec):
+        if char == "$" and spec[i + 1 : i + 2] == "{":
+            depth += 1
+        elif char == "}" and depth:
+            depth -= 1
+        elif char == ":" and depth == 0 and not (len(buffer) == 1 and buffer.isalpha()):
+            parts.append(buffer)
+            buffer = ""
+            continue
+        buffer += char
+    parts.append(buffer)
+    return parts
+
+
+def _is_file_path(source: str) -> bool:
+    if not source:
+        return False
+    if source[0] in "./~" or source.startswith("\\\\"):
+        return True
+    return len(source) > 1 and source[0].isalpha() and source[1] == ":"
 
 
 def _long_volume(item: dict[str, Any], where: str) -> dict[str, Any]:
     entry = dict(item)
     if "read_only" in entry:
         entry["read_only"] = to_bool(entry["read_only"], where)
-    if entry.get("type") == "volume":
-        entry.setdefault("volume", {})
     if isinstance(entry.get("bind"), dict) and "create_host_path" in entry["bind"]:
         entry["bind"] = {
             **entry["bind"],
@@ -275,6 +327,12 @@ def _environment(
     raw_files = service.get("env_file")
     if isinstance(raw_files, str):
         raw_files = [raw_files]
+    own: dict[str, Any] = {}
+    for key, value in list_or_dict_to_dict(service.get("environment")).items():
+        own[key] = env.get(key) if value is None else go_sprint(value)
+    # WithServicesEnvironmentResolved: a file's ${VAR} is looked up in the project
+    # environment, then in the service's own environment
+    lookup = {**{k: v for k, v in own.items() if v is not None}, **env}
     result: dict[str, Any] = {}
     for item in raw_files or []:
         spec = {"path": item, "required": True} if isinstance(item, str) else dict(item)
@@ -287,14 +345,11 @@ def _environment(
                     f"env file {path} not found: stat {path}: no such file or directory"
                 )
             continue
-        result.update(read_env_file(path, env))
-    for key, value in list_or_dict_to_dict(service.get("environment")).items():
-        if value is None:
-            result[key] = env.get(key)
-        elif isinstance(value, bool):
-            result[key] = "true" if value else "false"
-        else:
-            result[key] = str(value)
+        env_format = spec.get("format")
+        result.update(
+            read_env_file_format(path, None if env_format is None else str(env_format), lookup)
+        )
+    result.update(own)
     return dict(sorted(result.items())), files
 
 
@@ -303,29 +358,127 @@ def _mapping_of_strings(value: Any) -> dict[str, Any]:
     for key, item in list_or_dict_to_dict(value).items():
         if item is None:
             result[key] = ""
-        elif isinstance(item, bool):
-            result[key] = "true" if item else "false"
         else:
-            result[key] = str(item)
+            result[key] = go_sprint(item)
     return dict(sorted(result.items()))
 
 
 def _extra_hosts(value: Any) -> list[str]:
+    """compose-go's HostsList: ``host=ip`` (``=`` tried before ``:``), several IPs
+    after one separator split on commas (list form), ``[v6]`` brackets removed."""
+    pairs: list[tuple[str, str]] = []
     if isinstance(value, dict):
-        out = []
         for host, ips in value.items():
             for ip in ips if isinstance(ips, list) else [ips]:
-                out.append(f"{host}={ip}")
-        return out
+                pairs.append((str(host), "" if ip is None else str(ip)))
+    else:
+        for entry in value or []:
+            text = str(entry)
+            for separator in ("=", ":"):
+                host, found, ips = text.partition(separator)
+                if found:
+                    pairs.extend((host, ip) for ip in ips.split(","))
+                    break
+            else:
+                raise ComposeError(f"invalid additional host, missing IP: {text}")
     out = []
-    for entry in value or []:
-        entry = str(entry)
-        if "=" in entry:
-            out.append(entry)
-        else:
-            host, _, ip = entry.partition(":")
-            out.append(f"{host}={ip}")
+    for host, ip in pairs:
+        if not host or ":" in host or "=" in host:
+            raise ComposeError(f"bad host name '{host}'")
+        if len(ip) > 2 and ip.startswith("[") and ip.endswith("]"):
+            ip = ip[1:-1]
+        out.append(f"{host}={ip}")
     return out
+
+
+def _label_files(service: dict[str, Any]) -> None:
+    """WithServicesLabelsResolved(false), as ``up`` loads: the files' labels under the
+    service's own, the (absolute) file list kept."""
+    files = service["label_file"]
+    files = [files] if isinstance(files, str) else [str(f) for f in files]
+    labels: dict[str, str] = {}
+    for path in files:
+        if not os.path.exists(path):
+            raise ComposeError(
+                f"label file {path} not found: stat {path}: no such file or directory"
+            )
+        labels.update(read_env_file(path, dict(labels)))
+    labels.update(service.get("labels") or {})
+    if labels:
+        service["labels"] = dict(sorted(labels.items()))
+    service["label_file"] = files
+
+
+def _device(value: Any) -> Any:
+    """compose-go's canonical device mapping: ``source[:target[:permissions]]`` in
+    its long form, the target defaulting to the source, permissions to rwm."""
+    if not isinstance(value, str):
+        return value
+    parts = value.split(":")
+    target = parts[1] if len(parts) > 1 and parts[1] else parts[0]
+    permissions = parts[2] if len(parts) > 2 else "rwm"
+    return {"source": parts[0], "target": target, "permissions": permissions}
+
+
+def _develop(value: dict[str, Any]) -> dict[str, Any]:
+    """A watch rule as compose-go decodes it: ignore/include lists, exec.command split."""
+    develop = dict(value)
+    triggers = []
+    for item in develop.get("watch") or []:
+        trigger = dict(item) if isinstance(item, dict) else item
+        if isinstance(trigger, dict):
+            for key in ("ignore", "include"):
+                if isinstance(trigger.get(key), str):
+                    trigger[key] = [trigger[key]]
+            if isinstance(trigger.get("exec"), dict):
+                trigger["exec"] = _hook(trigger["exec"])
+        triggers.append(trigger)
+    if "watch" in develop:
+        develop["watch"] = triggers
+    return develop
+
+
+def _provider(value: dict[str, Any]) -> dict[str, Any]:
+    """compose-go's MultiOptions: each option a list of strings (fmt.Sprint of each)."""
+    provider = dict(value)
+    options = provider.get("options")
+    if isinstance(options, dict):
+        fixed: dict[str, list[str]] = {}
+        for key, item in options.items():
+            items = item if isinstance(item, list) else [item]
+            if items:
+                fixed[str(key)] = [go_sprint(v) for v in items]
+        provider["options"] = dict(sorted(fixed.items()))
+    return provider
+
+
+def _service_network(value: Any) -> Any:
+    if isinstance(value, dict) and isinstance(value.get("driver_opts"), dict):
+        return {
+            **value,
+            "driver_opts": {k: go_sprint(v) for k, v in sorted(value["driver_opts"].items())},
+        }
+    return value
+
+
+def _hook(value: Any) -> Any:
+    """A lifecycle hook as compose-go decodes it: command split like a service's,
+    environment a MappingWithEquals (a bare name is null)."""
+    if not isinstance(value, dict):
+        return value
+    hook = dict(value)
+    if "command" in hook:
+        hook["command"] = shell_split(hook["command"])
+    if "environment" in hook:
+        hook["environment"] = _mapping_with_equals(hook["environment"])
+    return hook
+
+
+def _mapping_with_equals(value: Any) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, item in list_or_dict_to_dict(value).items():
+        result[key] = None if item is None else go_sprint(item)
+    return dict(sorted(result.items()))
 
 
 def _depends_on(value: Any) -> dict[str, Any]:
@@ -448,8 +601,24 @@ def normalize_service(
     for key in ("labels", "annotations", "sysctls"):
         if key in service:
             service[key] = _mapping_of_strings(service[key])
+    if "label_file" in service:
+        _label_files(service)
+    for key in ("pre_start", "post_start", "pre_stop"):
+        if isinstance(service.get(key), list):
+            service[key] = [_hook(hook) for hook in service[key]]
+    if isinstance(service.get("models"), list):
+        service["models"] = {name: None for name in service["models"]}
+    if isinstance(service.get("models"), dict):
+        service["models"] = dict(sorted(service["models"].items()))
+    if isinstance(service.get("provider"), dict):
+        service["provider"] = _provider(service["provider"])
     if "extra_hosts" in service:
-        service["extra_hosts"] = _extra_hosts(service["extra_hosts"])
+        # HostsList is a map: Compose writes it sorted
+        service["extra_hosts"] = sorted(_extra_hosts(service["extra_hosts"]))
+    if isinstance(service.get("devices"), list):
+        service["devices"] = [_device(d) for d in service["devices"]]
+    if isinstance(service.get("develop"), dict):
+        service["develop"] = _develop(service["develop"])
     for key in _STRING_LIST_KEYS:
         if isinstance(service.get(key), str):
             service[key] = [service[key]]
@@ -522,17 +691,20 @@ def normalize_service(
     networks = service.get("networks")
     if isinstance(networks, list):
         networks = {n: None for n in networks}
-    if not networks and not service.get("network_mode"):
+    if not networks and "network_mode" not in service and "provider" not in service:
+        # compose-go's implicit default network skips provider services
         networks = {"default": None}
     if networks:
-        service["networks"] = dict(sorted(networks.items()))
+        service["networks"] = {
+            key: _service_network(value) for key, value in sorted(networks.items())
+        }
     else:
         service.pop("networks", None)
     if "logging" in service and isinstance(service["logging"].get("options"), dict):
         service["logging"] = {
             **service["logging"],
             "options": {
-                k: (None if v is None else str(v))
+                k: (None if v is None else go_sprint(v))
                 for k, v in sorted(service["logging"]["options"].items())
             },
         }
@@ -559,7 +731,7 @@ def _resource(kind: str, key: str, value: Any, project: str) -> dict[str, Any]:
     if "labels" in spec:
         spec["labels"] = _mapping_of_strings(spec["labels"])
     if "driver_opts" in spec:
-        spec["driver_opts"] = {k: str(v) for k, v in sorted(spec["driver_opts"].items())}
+        spec["driver_opts"] = {k: go_sprint(v) for k, v in sorted(spec["driver_opts"].items())}
     for flag in ("internal", "attachable", "enable_ipv6", "enable_ipv4"):
         if flag in spec:
             spec[flag] = to_bool(spec[flag], f"{kind}.{key}.{flag}")
@@ -605,6 +777,7 @@ def check_consistency(model: dict[str, Any]) -> None:
     """Compose-go's checks of references between services and resources."""
     services = model.get("services") or {}
     for name, service in services.items():
+        _check_mount_targets(name, service)
         if not service.get("image") and not service.get("build") and not service.get("provider"):
             raise InvalidProject(
                 f"service {json_quote(name)} has neither an image nor a build context specified"
@@ -654,6 +827,7 @@ def check_consistency(model: dict[str, Any]) -> None:
             raise InvalidProject(
                 f"services.{name}: can't set distinct values on 'scale' and 'deploy.replicas'"
             )
+        _check_resources(name, service)
         if service.get("container_name") and max(scale or 1, replicas or 1) > 1:
             raise InvalidProject(
                 f"services.{name}: can't set container_name and {name} as container name "
@@ -662,6 +836,49 @@ def check_consistency(model: dict[str, Any]) -> None:
     from dockyard.compose.planner import check_cycles
 
     check_cycles(services)
+
+
+def _check_mount_targets(name: str, service: dict[str, Any]) -> None:
+    """compose-go's unicity pass indexes volumes and devices by target: a long-syntax
+    entry without one is an error."""
+    for key, what in (("volumes", "volume"), ("devices", "device")):
+        for index, item in enumerate(service.get(key) or []):
+            if isinstance(item, dict) and not isinstance(item.get("target"), str):
+                raise ComposeError(
+                    f"service {what} services.{name}.{key}.[{index}] is missing a mount target"
+                )
+
+
+def _check_resources(name: str, service: dict[str, Any]) -> None:
+    """compose-go's checks that the legacy keys agree with ``deploy.resources`` (an
+    unset resource there counts as 0)."""
+    resources = (service.get("deploy") or {}).get("resources") or {}
+    for key, part, field_name in (
+        ("cpus", "limits", "cpus"),
+        ("mem_limit", "limits", "memory"),
+        ("mem_reservation", "reservations", "memory"),
+        ("pids_limit", "limits", "pids"),
+    ):
+        value = service.get(key)
+        spec = resources.get(part)
+        if not value or not isinstance(spec, dict):
+            continue
+        other = spec.get(field_name) or 0
+        if key == "cpus":
+            same = _float32(float(value)) == _float32(float(other))
+        else:
+            same = int(value) == int(other)
+        if not same:
+            raise InvalidProject(
+                f"services.{name}: can't set distinct values on '{key}' and "
+                f"'deploy.resources.{part}.{field_name}'"
+            )
+
+
+def _float32(value: float) -> float:
+    import struct
+
+    return float(struct.unpack("<f", struct.pack("<f", value))[0])
 
 
 def json_quote(text: str) -> str:

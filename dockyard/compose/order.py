@@ -153,18 +153,20 @@ DEPLOY = [
 RESOURCE = ["cpus", "memory", "pids", "devices", "generic_resources"]
 PORT = ["name", "mode", "host_ip", "target", "published", "protocol", "app_protocol"]
 MOUNT = ["type", "source", "target", "read_only", "consistency", "bind", "volume", "tmpfs", "image"]
-BIND = ["propagation", "create_host_path", "recursive", "selinux"]
+BIND = ["selinux", "propagation", "create_host_path", "recursive"]
+VOLUME_OPTIONS = ["labels", "nocopy", "subpath"]
+TRIGGER = ["path", "action", "target", "exec", "include", "ignore", "initial_sync"]
 DEPENDENCY = ["condition", "restart", "required"]
-SERVICE_NETWORK = [
+SERVICE_NETWORK = [  # compose-go v2.13's ServiceNetworkConfig field order
     "aliases",
+    "driver_opts",
+    "gw_priority",
+    "interface_name",
     "ipv4_address",
     "ipv6_address",
     "link_local_ips",
     "mac_address",
-    "driver_opts",
     "priority",
-    "gw_priority",
-    "interface_name",
 ]
 NETWORK = [
     "name",
@@ -199,10 +201,18 @@ def ordered(mapping: dict[str, Any], keys: list[str]) -> dict[str, Any]:
     rest = [k for k in mapping if k not in result]
     for key in sorted(k for k in rest if not k.startswith("x-")):
         result[key] = mapping[key]
-    for key in rest:
-        if key.startswith("x-"):
-            result[key] = mapping[key]
+    # extensions are a Go map in compose-go: written last, keys sorted at every level
+    for key in sorted(k for k in rest if k.startswith("x-")):
+        result[key] = _sorted_deep(mapping[key])
     return result
+
+
+def _sorted_deep(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _sorted_deep(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, list):
+        return [_sorted_deep(v) for v in value]
+    return value
 
 
 def _service(service: dict[str, Any]) -> dict[str, Any]:
@@ -235,6 +245,11 @@ def _service(service: dict[str, Any]) -> dict[str, Any]:
                         if isinstance(v.get("bind"), dict)
                         else {}
                     ),
+                    **(
+                        {"volume": ordered(v["volume"], VOLUME_OPTIONS)}
+                        if isinstance(v.get("volume"), dict)
+                        else {}
+                    ),
                 },
                 MOUNT,
             )
@@ -242,6 +257,12 @@ def _service(service: dict[str, Any]) -> dict[str, Any]:
             else v
             for v in s["volumes"]
         ]
+    develop = s.get("develop")
+    if isinstance(develop, dict) and isinstance(develop.get("watch"), list):
+        s["develop"] = {
+            **develop,
+            "watch": [ordered(t, TRIGGER) if isinstance(t, dict) else t for t in develop["watch"]],
+        }
     if isinstance(s.get("depends_on"), dict):
         s["depends_on"] = {
             k: ordered(v, DEPENDENCY) if isinstance(v, dict) else v

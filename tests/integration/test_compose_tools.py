@@ -417,6 +417,18 @@ def test_watch_needs_a_develop_section(dy: Dockyard, busybox: str, tmp_path: Pat
     assert failed.code == 1
     assert "none of the selected services is configured for watch" in failed.err
     all_clean(dy)
+    # without --no-up Compose runs up first, then finds nothing to watch
+    failed = compose(dy, file, "watch", check=False)
+    assert failed.code == 1
+    assert "none of the selected services is configured for watch" in failed.err
+    running = compose(dy, file, "ps", "--format", "{{.Name}} {{.State}}").out.split("\n")
+    assert sorted(filter(None, running)) == [
+        "proj-other-1 running",
+        "proj-web-1 running",
+        "proj-web-2 running",
+    ]
+    compose(dy, file, "down", "-t", "0")
+    all_clean(dy)
 
 
 # ------------------------------------------------------------------ pull

@@ -128,9 +128,21 @@ def test_volume_short_syntax(spec: str, expected: dict[str, Any]) -> None:
     assert parse_volume(spec, "services.web.volumes") == expected
 
 
-def test_bad_volume_mode() -> None:
-    with pytest.raises(ComposeError, match="unknown option: bogus"):
-        parse_volume("a:/b:bogus", "services.web.volumes")
+def test_unknown_volume_modes_are_ignored_as_compose_go_does() -> None:
+    """format.ParseVolume skips options it does not know, consistency ones included."""
+    assert parse_volume("data:/b:bogus,cached", "services.web.volumes") == {
+        "type": "volume",
+        "source": "data",
+        "target": "/b",
+        "volume": {},
+    }
+
+
+def test_bad_volume_specs() -> None:
+    with pytest.raises(ComposeError, match="too many colons"):
+        parse_volume("data:/b:ro:x", "services.web.volumes")
+    with pytest.raises(ComposeError, match="empty section between colons"):
+        parse_volume("data::/b", "services.web.volumes")
 
 
 @pytest.mark.parametrize(

@@ -204,3 +204,67 @@ def test_ignored_directories_are_not_scanned(tmp_path: Path) -> None:
     (tmp_path / "node_modules" / "pkg" / "index.js").write_text("x")
     (tmp_path / "src" / "a.py").write_text("x")
     assert poller.poll() == {f"{root}/src/a.py"}
+
+
+def _watch_project(tmp_path: Path, yaml_text: str) -> object:
+    """What watch.rules reads of a ComposeProject: the loaded project and its model."""
+    from types import SimpleNamespace
+
+    from dockyard.compose.loader import ProjectOptions, load_project
+    from dockyard.compose.model import build_model
+
+    (tmp_path / "compose.yaml").write_text(yaml_text)
+    project = load_project(
+        ProjectOptions(config_files=[str(tmp_path / "compose.yaml")], environ={}, cwd=str(tmp_path))
+    )
+    return SimpleNamespace(project=project, model=build_model(project.model, project.working_dir))
+
+
+def test_x_develop_is_read_as_compose_reads_it(tmp_path: Path) -> None:
+    """loadDevelopmentConfig: x-develop warns, its relative paths start at the project
+    directory; a develop section, when there too, wins."""
+    (tmp_path / "src").mkdir()
+    cp = _watch_project(
+        tmp_path,
+        "services:\n"
+        "  web:\n"
+        "    image: busybox\n"
+        "    x-develop:\n"
+        "      watch:\n"
+        "        - {path: ./src, action: sync, target: /app, ignore: '*.tmp'}\n"
+        "  api:\n"
+        "    image: busybox\n"
+        "    x-develop:\n"
+        "      watch: [{path: ./src, action: restart}]\n"
+        "    develop:\n"
+        "      watch: [{path: ./src, action: sync+restart, target: /srv}]\n",
+    )
+    warnings: list[str] = []
+    rules, paths = watch.rules(cp, ["web", "api"], warnings.append)  # type: ignore[arg-type]
+    deprecated = "x-develop is DEPRECATED, please use the official `develop` attribute"
+    assert warnings == [deprecated, deprecated]
+    src = os.path.realpath(tmp_path / "src")
+    assert paths == [src, str(tmp_path / "src")]
+    assert [(r.service, r.action, r.target) for r in rules] == [
+        ("web", "sync", "/app"),
+        ("api", "sync+restart", "/srv"),
+    ]
+
+
+def test_x_develop_checks_use_compose_messages(tmp_path: Path) -> None:
+    from dockyard.compose.engine.project import ComposeFailure
+
+    cp = _watch_project(
+        tmp_path,
+        "services:\n"
+        "  web:\n"
+        "    image: busybox\n"
+        "    x-develop:\n"
+        "      watch: [{path: ., action: rebuild}]\n",
+    )
+    with pytest.raises(ComposeFailure) as caught:
+        watch.rules(cp, ["web"], lambda line: None)  # type: ignore[arg-type]
+    # Compose swaps the two arguments of this message
+    assert caught.value.message == (
+        "service rebuild doesn't have a build section, can't apply web on watch"
+    )

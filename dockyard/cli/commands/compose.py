@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from dockyard.cli.errors import ClientError
 from dockyard.cli.output import write
-from dockyard.cli.parser import CommandParser
+from dockyard.cli.parser import PROG, CommandParser
 from dockyard.errors import DockyardError, UsageError
 
 if TYPE_CHECKING:
@@ -61,15 +61,132 @@ class ComposeCommand:
         return project
 
 
+# Compose v2's one-line descriptions (cobra's ``Short``), for ``compose --help``
+COMMAND_HELP = {
+    "attach": "Attach local standard input, output, and error streams to a service's running "
+    "container",
+    "build": "Build or rebuild services",
+    "config": "Parse, resolve and render compose file in canonical format",
+    "cp": "Copy files/folders between a service container and the local filesystem",
+    "create": "Creates containers for a service",
+    "down": "Stop and remove containers, networks",
+    "events": "Receive real time events from containers",
+    "exec": "Execute a command in a running container",
+    "images": "List images used by the created containers",
+    "kill": "Force stop service containers",
+    "logs": "View output from containers",
+    "ls": "List running compose projects",
+    "pause": "Pause services",
+    "port": "Print the public port for a port binding",
+    "ps": "List containers",
+    "pull": "Pull service images",
+    "push": "Push service images",
+    "restart": "Restart service containers",
+    "rm": "Removes stopped service containers",
+    "run": "Run a one-off command on a service",
+    "scale": "Scale services ",
+    "start": "Start services",
+    "stop": "Stop services",
+    "top": "Display the running processes",
+    "unpause": "Unpause services",
+    "up": "Create and start containers",
+    "version": "Show the Docker Compose version information",
+    "wait": "Block until containers of all (or specified) services stop.",
+    "watch": "Watch build context for service and rebuild/refresh containers when files are "
+    "updated",
+}
+
+
+class _ComposeParser(CommandParser):
+    """The global parser; its help is the Docker CLI's cobra template for a command
+    with sub-commands: options sorted and wrapped as pflag does, then the commands."""
+
+    def print_help(self) -> None:
+        try:
+            width = os.get_terminal_size(0).columns  # the Docker CLI measures stdin
+        except OSError:
+            width = 80
+        commands = sorted(name for name in SUBCOMMANDS if name in COMMAND_HELP)
+        pad = max([11, *(len(name) for name in SUBCOMMANDS)])
+        text = (
+            f"\n{self.usage_text()}\n\n{self.description}\n\nOptions:\n"
+            + flag_usages(self, width - 1)
+            + "\nCommands:\n"
+            + "".join(f"  {name.ljust(pad)} {COMMAND_HELP[name]}\n" for name in commands)
+            + f"\nRun '{PROG} {self.command} COMMAND --help' for more information on a command.\n"
+        )
+        sys.stdout.write(text)
+
+
+def flag_usages(parser: CommandParser, cols: int) -> str:
+    """pflag's ``FlagUsagesWrapped``: flags sorted by name, types as metavars, non-zero
+    defaults appended, usage wrapped at ``cols``."""
+    lines = []
+    for flag in sorted((f for f in parser._flags if not f.hidden), key=lambda f: f.long):
+        line = f"  -{flag.short}, --{flag.long}" if flag.short else f"      --{flag.long}"
+        if flag.kind != "bool":
+            line += f" {flag.metavar}"
+        usage = flag.help
+        if flag.kind == "value" and flag.default not in (None, ""):
+            usage += (
+                f' (default "{flag.default}")'
+                if flag.metavar == "string"
+                else (f" (default {flag.default})")
+            )
+        lines.append((line, usage))
+    maxlen = max(len(line) for line, _ in lines) + 1
+    return "".join(
+        f"{line} {' ' * (maxlen - len(line))} {_wrap(maxlen + 2, cols, usage)}\n"
+        for line, usage in lines
+    )
+
+
+def _wrap(indent: int, cols: int, text: str) -> str:
+    """pflag's ``wrap``: fill to ``cols`` with a slop of 5, continuation lines
+    indented by ``indent`` (16 and on a new line when the column is too narrow)."""
+    room = cols - indent
+    out = ""
+    if room < 24:
+        indent = 16
+        room = cols - indent
+        out = "\n" + " " * indent
+    if room < 24:
+        return text.replace("\n", out)
+    slop = 5
+    room -= slop
+    first, text = _wrap_n(room, slop, text)
+    out += first.replace("\n", "\n" + " " * indent)
+    while text:
+        part, text = _wrap_n(room, slop, text)
+        out += "\n" + " " * indent + part.replace("\n", "\n" + " " * indent)
+    return out
+
+
+def _wrap_n(width: int, slop: int, text: str) -> tuple[str, str]:
+    if width + slop > len(text):
+        return text, ""
+    cut = max(text.rfind(c, 0, width) for c in " \t\n")
+    if cut <= 0:
+        return text, ""
+    newline = text.rfind("\n", 0, width)
+    if 0 < newline < cut:
+        return text[:newline], text[newline + 1 :]
+    return text[:cut], text[cut + 1 :]
+
+
 def _global_parser() -> CommandParser:
-    p = CommandParser(
+    p = _ComposeParser(
         "compose", "[OPTIONS] COMMAND", "Define and run multi-container applications with Docker"
     )
     p.multi("-f", "--file", metavar="stringArray", help="Compose configuration files")
     p.option("-p", "--project-name", help="Project name")
     p.multi("--profile", metavar="stringArray", help="Specify a profile to enable")
     p.multi("--env-file", metavar="stringArray", help="Specify an alternate environment file")
-    p.option("--project-directory", help="Specify an alternate working directory")
+    p.option(
+        "--project-directory",
+        help="Specify an alternate working directory\n"
+        "(default: the path of the, first specified, Compose file)",
+    )
     p.option(
         "--ansi",
         default="auto",

@@ -162,11 +162,7 @@ def compose_watch(cmd: ComposeCommand, argv: list[str]) -> int:
             if not line.endswith("\n"):
                 sys.stderr.write("\n")
 
-        if not any(isinstance(cp.model.services[n].raw.get("develop"), dict) for n in names):
-            raise ClientError(
-                "none of the selected services is configured for watch, consider setting a"
-                " 'develop' section"
-            )
+        # Compose brings the project up first and only then finds nothing to watch
         if not ns.no_up:
             _up_for_watch(cp, services, names, quiet=ns.quiet)
         rule_list, paths = watch.rules(cp, names, warn)

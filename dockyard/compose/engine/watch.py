@@ -138,8 +138,10 @@ def rules(cp: ComposeProject, names: list[str], log_warning: Log) -> tuple[list[
     paths: list[str] = []
     for name in names:
         service = cp.model.services[name]
-        develop = service.raw.get("develop")
-        if not isinstance(develop, dict):
+        develop = _x_develop(cp, name, log_warning)
+        if isinstance(service.raw.get("develop"), dict):
+            develop = service.raw["develop"]
+        if develop is None:
             continue
         common = [
             _dockerignore(service),
@@ -173,6 +175,50 @@ def rules(cp: ComposeProject, names: list[str], log_warning: Log) -> tuple[list[
             result.append(rule)
             paths.append(path)
     return result, paths
+
+
+def _x_develop(cp: ComposeProject, name: str, log_warning: Log) -> dict[str, Any] | None:
+    """The deprecated ``x-develop`` extension, read as Compose's
+    loadDevelopmentConfig does (even when ``develop`` is there too): relative paths
+    from the project directory with symlinks resolved, and its checks, messages
+    included."""
+    service = cp.model.services[name]
+    value = service.raw.get("x-develop")
+    if "x-develop" not in service.raw:
+        return None
+    log_warning("x-develop is DEPRECATED, please use the official `develop` attribute")
+    config = dict(value) if isinstance(value, dict) else {}
+    base = os.path.realpath(cp.project.working_dir)
+    triggers = []
+    for item in config.get("watch") or []:
+        trigger = dict(item) if isinstance(item, dict) else {}
+        path = str(trigger.get("path") or "")
+        if not os.path.isabs(path):
+            path = os.path.join(base, path)
+        if os.path.exists(path):
+            path = os.path.realpath(path)
+        trigger["path"] = os.path.normpath(path)
+        for key in ("ignore", "include"):
+            if isinstance(trigger.get(key), str):
+                trigger[key] = [trigger[key]]
+        hook = trigger.get("exec")
+        if isinstance(hook, dict) and isinstance(hook.get("command"), str):
+            import shlex
+
+            trigger["exec"] = {**hook, "command": shlex.split(hook["command"])}
+        action = trigger.get("action")
+        if action == "rebuild" and service.build is None:
+            # Compose's message, its arguments in that order
+            raise ComposeFailure(
+                f"service rebuild doesn't have a build section, can't apply {name} on watch"
+            )
+        command = (trigger.get("exec") or {}).get("command")
+        if action == "sync+exec" and not command:
+            raise ComposeFailure(
+                f'can\'t watch with action "sync+exec" on service {name} without a command'
+            )
+        triggers.append(trigger)
+    return {**config, "watch": triggers}
 
 
 # ------------------------------------------------------------------ actions
