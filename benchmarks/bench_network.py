@@ -42,21 +42,19 @@ import contextlib
 import json
 import os
 import secrets
-import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from _netns_dockerd import Netns, make_busybox_rootfs, netns_dockerd, remove_workdir
+
 DOCKYARD = str(Path(sys.executable).parent / "dockyard")
 MiB = 1024 * 1024
 PORT = 18080  # the published host port: each engine has its namespace to itself
-DOCKER_BRIDGE = "dybench-dk0"  # docker's default bridge inside its namespace
 
 # The sink: busybox's nc shuts its sending side down when its stdin ends and the
 # client's nc exits as soon as it reads that EOF, so a sink whose stdin is
@@ -80,38 +78,6 @@ SENDER = (
     "    sys.exit('the published port sink sent data')\n"
     "print(time.perf_counter() - start)\n"
 )
-
-
-class Netns:
-    """A named network namespace with only ``lo`` up."""
-
-    def __init__(self, label: str) -> None:
-        self.name = f"dybench-{label}-{secrets.token_hex(3)}"
-        self.path = f"/run/netns/{self.name}"
-        subprocess.run(["ip", "netns", "add", self.name], check=True)
-        subprocess.run(["ip", "-n", self.name, "link", "set", "lo", "up"], check=True)
-
-    @property
-    def enter(self) -> list[str]:
-        return ["nsenter", f"--net={self.path}"]
-
-    def pids(self) -> list[int]:
-        out = subprocess.run(
-            ["ip", "netns", "pids", self.name], capture_output=True, text=True, check=False
-        ).stdout
-        return [int(p) for p in out.split() if p.isdigit()]
-
-    def close(self) -> None:
-        """Stop every process left inside (all started by this benchmark), then delete it."""
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            pids = self.pids()
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, sig)
-            deadline = time.monotonic() + 10
-            while pids and self.pids() and time.monotonic() < deadline:
-                time.sleep(0.1)
-        subprocess.run(["ip", "netns", "del", self.name], capture_output=True, check=False)
 
 
 class Tool:
@@ -257,64 +223,6 @@ def measure(tools: list[Tool], n: int, mib: int) -> dict[str, dict[str, float]]:
     return out
 
 
-@contextlib.contextmanager
-def netns_dockerd(base: Path, ns: Netns) -> Iterator[dict[str, str] | None]:
-    """A private dockerd inside ``ns`` with docker's defaults (iptables, the userland
-    proxy) and its own bridge, data root, exec root and socket; stopped by its PID."""
-    if shutil.which("dockerd") is None or shutil.which("docker") is None:
-        yield None
-        return
-    base.mkdir(parents=True, exist_ok=True)
-    sock = base / "docker.sock"
-    # dockerd makes only a bridge named docker0 itself; one of another name must
-    # exist with its address (-b and --bip exclude each other)
-    for cmd in (
-        ["link", "add", DOCKER_BRIDGE, "type", "bridge"],
-        ["addr", "add", "10.199.0.1/24", "dev", DOCKER_BRIDGE],
-        ["link", "set", DOCKER_BRIDGE, "up"],
-    ):
-        subprocess.run(["ip", "-n", ns.name, *cmd], check=True)
-    args = [
-        *ns.enter,  # nsenter execs dockerd: the child's PID is dockerd's
-        "dockerd",
-        "--bridge",
-        DOCKER_BRIDGE,
-        "--data-root",
-        str(base / "root"),
-        "--exec-root",
-        str(base / "exec"),
-        "-H",
-        f"unix://{sock}",
-        "--pidfile",
-        str(base / "pid"),
-        "--containerd-namespace",
-        f"dy-bench-net-{os.getpid()}",
-    ]
-    env = dict(os.environ, DOCKER_HOST=f"unix://{sock}")
-    with open(base / "dockerd.log", "wb") as log:
-        proc = subprocess.Popen(args, stdout=log, stderr=log)
-        try:
-            ready = False
-            for _ in range(300):
-                if proc.poll() is not None:
-                    break
-                probe = subprocess.run(["docker", "version"], env=env, capture_output=True)
-                if probe.returncode == 0:
-                    ready = True
-                    break
-                time.sleep(0.2)
-            if not ready:
-                sys.stderr.write((base / "dockerd.log").read_text()[-2000:])
-            yield env if ready else None
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
 def dockyard_tool(base: Path, ns: Netns) -> Tool:
     (base / "daemon.json").write_text(
         json.dumps({"bridge": "dyb" + secrets.token_hex(4), "bip": "10.198.0.1/24"})
@@ -361,11 +269,7 @@ def main() -> int:
     table: dict[str, dict[str, float]] = {}
     try:
         rootfs = work / "rootfs.tar"
-        subprocess.run(
-            [str(REPO / "scripts" / "make-busybox-rootfs.sh"), str(rootfs)],
-            check=True,
-            capture_output=True,
-        )
+        make_busybox_rootfs(rootfs)
         spaces.append(Netns("dy"))
         (work / "dockyard").mkdir()
         dy = dockyard_tool(work / "dockyard", spaces[-1])
@@ -390,12 +294,7 @@ def main() -> int:
     finally:
         for ns in spaces:
             ns.close()
-        subprocess.run(["umount", "-R", "-l", str(work)], capture_output=True, check=False)
-        with open("/proc/self/mounts") as f:
-            mounts = [line.split()[1] for line in f if line.split()[1].startswith(str(work))]
-        for m in reversed(mounts):
-            subprocess.run(["umount", "-l", m], capture_output=True, check=False)
-        shutil.rmtree(work, ignore_errors=True)
+        remove_workdir(work)
     return 0
 
 
