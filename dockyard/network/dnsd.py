@@ -43,18 +43,9 @@ def _paths(run_root: str) -> tuple[str, str]:
 
 
 def _request(sock_path: str, message: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(timeout)
-        s.connect(sock_path)
-        s.sendall(json.dumps(message).encode() + b"\n")
-        data = b""
-        while not data.endswith(b"\n"):
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-    result: dict[str, Any] = json.loads(data or b"{}")
-    return result
+    from dockyard.network import control
+
+    return control.request(sock_path, message, timeout)
 
 
 def notify_attach(root: str, run_root: str, container_id: str, netns_path: str) -> None:
@@ -226,27 +217,18 @@ class Resolver:
                     self.attach(row["container_id"], path)
 
     def control(self, sock: socket.socket) -> None:
-        conn, _ = sock.accept()
-        with conn:
-            conn.settimeout(5)
-            data = b""
-            with contextlib.suppress(OSError):
-                while not data.endswith(b"\n"):
-                    chunk = conn.recv(4096)
-                    if not chunk:
-                        break
-                    data += chunk
-            reply: dict[str, Any] = {"ok": True}
-            try:
-                msg = json.loads(data)
-                if msg.get("op") == "attach":
-                    self.attach(msg["id"], msg["netns"])
-                elif msg.get("op") == "detach":
-                    self.detach(msg["id"])
-            except (OSError, ValueError, KeyError) as exc:
-                reply = {"error": str(exc)}
-            with contextlib.suppress(OSError):
-                conn.sendall(json.dumps(reply).encode() + b"\n")
+        from dockyard.network import control
+
+        def handle(msg: dict[str, Any]) -> None:
+            if msg.get("op") == "attach":
+                self.attach(msg["id"], msg["netns"])
+            elif msg.get("op") == "detach":
+                self.detach(msg["id"])
+
+        def describe(exc: Exception) -> str | None:
+            return str(exc) if isinstance(exc, (OSError, ValueError, KeyError)) else None
+
+        control.serve_one(sock, handle, describe)
 
     # -------------------------------------------------------------- queries
 

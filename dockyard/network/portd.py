@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -80,17 +79,9 @@ def unpublish(run_root: str, container_id: str) -> None:
 
 
 def _request(sock_path: str, message: dict[str, Any], timeout: float = 10.0) -> dict[str, Any]:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(timeout)
-        s.connect(sock_path)
-        s.sendall(json.dumps(message).encode() + b"\n")
-        data = b""
-        while not data.endswith(b"\n"):
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-    reply: dict[str, Any] = json.loads(data) if data.strip() else {}
+    from dockyard.network import control
+
+    reply = control.request(sock_path, message, timeout)
     if not reply:  # a daemon on its way out closed the connection unanswered
         raise ConnectionResetError("the port proxy went away")
     return reply

@@ -236,29 +236,22 @@ class Proxy:
                     continue
 
     def control(self, sock: socket.socket) -> None:
-        conn, _ = sock.accept()
-        with conn:
-            conn.settimeout(5)
-            data = b""
-            with contextlib.suppress(OSError):
-                while not data.endswith(b"\n"):
-                    chunk = conn.recv(4096)
-                    if not chunk:
-                        break
-                    data += chunk
-            reply: dict[str, Any] = {"ok": True}
-            try:
-                msg = json.loads(data)
-                if msg.get("op") == "publish":
-                    self.publish(str(msg["id"]))
-                elif msg.get("op") == "unpublish":
-                    self.unpublish(str(msg["id"]))
-            except PortError as exc:
-                reply = {"error": str(exc)}
-            except (OSError, ValueError, KeyError) as exc:
-                reply = {"error": f"port proxy: {exc}"}
-            with contextlib.suppress(OSError):
-                conn.sendall(json.dumps(reply).encode() + b"\n")
+        from dockyard.network import control
+
+        def handle(msg: dict[str, Any]) -> None:
+            if msg.get("op") == "publish":
+                self.publish(str(msg["id"]))
+            elif msg.get("op") == "unpublish":
+                self.unpublish(str(msg["id"]))
+
+        def describe(exc: Exception) -> str | None:
+            if isinstance(exc, PortError):
+                return str(exc)
+            if isinstance(exc, (OSError, ValueError, KeyError)):
+                return f"port proxy: {exc}"
+            return None
+
+        control.serve_one(sock, handle, describe)
 
     # -------------------------------------------------------------- traffic
 

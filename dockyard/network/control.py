@@ -1,0 +1,61 @@
+"""The control protocol of the per-run-root network helpers (``dnsd``, the port
+proxy): one JSON object per line on a unix socket, one reply per request."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the helpers' clients sit on the container start path: no typing import
+    from collections.abc import Callable
+    from typing import Any
+
+
+def _read_line(conn: socket.socket) -> bytes:
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = conn.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def request(sock_path: str, message: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """Send ``message`` and return the reply; ``{}`` when the helper closed the
+    connection without answering (it is on its way out)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(sock_path)
+        s.sendall(json.dumps(message).encode() + b"\n")
+        data = _read_line(s)
+    reply: dict[str, Any] = json.loads(data) if data.strip() else {}
+    return reply
+
+
+def serve_one(
+    listener: socket.socket,
+    handle: Callable[[dict[str, Any]], None],
+    describe: Callable[[Exception], str | None],
+) -> None:
+    """Accept one request on ``listener``, run ``handle`` on it and answer
+    ``{"ok": true}``, or ``{"error": …}`` with what ``describe`` makes of the
+    exception (``None``: not ours to catch)."""
+    conn, _ = listener.accept()
+    with conn:
+        conn.settimeout(5)
+        data = b""
+        with contextlib.suppress(OSError):
+            data = _read_line(conn)
+        reply: dict[str, Any] = {"ok": True}
+        try:
+            handle(json.loads(data))
+        except Exception as exc:
+            text = describe(exc)
+            if text is None:
+                raise
+            reply = {"error": text}
+        with contextlib.suppress(OSError):
+            conn.sendall(json.dumps(reply).encode() + b"\n")
