@@ -450,6 +450,11 @@ def test_an_unhealthy_dependency_stops_up_and_logs_follow(
     assert up.code == 1
     assert "dependency failed to start: container proj-db-1 is unhealthy" in up.err
     assert "unhealthy" in compose(dy, file, "ps", "db").out
+    # up can fail before db has printed its second line: wait for it, so --tail 1 is it
+    deadline = time.monotonic() + 10
+    while "line-two" not in compose(dy, file, "logs", "db").out:
+        assert time.monotonic() < deadline, "db never printed line-two"
+        time.sleep(0.05)
     # logs -f follows until the container ends
     follow = subprocess.Popen(
         [DOCKYARD, "compose", "-f", str(file), "-p", "proj", "logs", "-f", "--tail", "1", "db"],
