@@ -59,3 +59,32 @@ def serve_one(
             reply = {"error": text}
         with contextlib.suppress(OSError):
             conn.sendall(json.dumps(reply).encode() + b"\n")
+
+
+def run_single(sock_path: str, pid_path: str, serve: Callable[[socket.socket], None]) -> None:
+    """Be the one helper of a run root: hold the pid file's lock (another holder
+    means one already serves: return), write our pid, and run ``serve`` on a fresh
+    non-blocking control socket at ``sock_path``, removed when it returns."""
+    import fcntl
+    import os
+
+    os.makedirs(os.path.dirname(sock_path), mode=0o700, exist_ok=True)
+    lock = os.open(pid_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return  # another helper serves this run root
+    os.ftruncate(lock, 0)
+    os.write(lock, f"{os.getpid()}\n".encode())
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(sock_path)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(sock_path)
+    listener.listen(64)
+    listener.setblocking(False)
+    try:
+        serve(listener)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(sock_path)
+        listener.close()

@@ -18,7 +18,6 @@ whose namespace file is gone, and exits after a minute without containers.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import selectors
@@ -378,28 +377,13 @@ def _recv_exact(conn: socket.socket, size: int) -> bytes:
 
 
 def main(argv: list[str]) -> int:
+    from dockyard.network import control
+
     db_path, run_root = argv[0], argv[1]
     sock_path, pid_path = _paths(run_root)
-    os.makedirs(os.path.dirname(sock_path), mode=0o700, exist_ok=True)
-    lock = os.open(pid_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return 0  # another resolver serves this run root
-    os.ftruncate(lock, 0)
-    os.write(lock, f"{os.getpid()}\n".encode())
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(sock_path)
-    control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    control.bind(sock_path)
-    control.listen(64)
-    control.setblocking(False)
-    try:
-        Resolver(db_path, run_root).run(control)
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(sock_path)
-        control.close()
+    control.run_single(
+        sock_path, pid_path, lambda listener: Resolver(db_path, run_root).run(listener)
+    )
     return 0
 
 
