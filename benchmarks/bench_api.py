@@ -122,6 +122,9 @@ def main() -> int:
         leftovers = run([DOCKYARD, "ps", "-aq"], env).split()
         if leftovers:
             run([DOCKYARD, "rm", "-f", *leftovers], env)
+        release = "from dockyard.config import resolve_options as r; from dockyard.engine import"
+        release += " Engine; Engine(r()).networks.release_default_bridge()"
+        subprocess.run([sys.executable, "-c", release], env=env, check=False)
         subprocess.run(["umount", "-R", str(base / "run")], capture_output=True, check=False)
         shutil.rmtree(base, ignore_errors=True)
     ours_times = results["dockyard serve"]

@@ -11,6 +11,13 @@ cleanup() {
   [ -n "$registry_pid" ] && kill "$registry_pid" 2>/dev/null && wait "$registry_pid" 2>/dev/null
   $dy rm -f $($dy ps -aq) >/dev/null 2>&1
   $dy network prune -f >/dev/null 2>&1
+  # the default bridge (device and rules) goes with this private root, unless in use
+  .venv/bin/python -c 'from dockyard.config import resolve_options
+from dockyard.engine import Engine
+Engine(resolve_options()).networks.release_default_bridge()' 2>/dev/null
+  for helper in network/portd.pid monitor/zygote.pid; do  # per-root helpers, idle now
+    [ -s "$work/run/$helper" ] && kill "$(cat "$work/run/$helper")" 2>/dev/null
+  done
   # the embedded DNS server of user networks lingers a minute after its last container
   [ -f "$work/run/network/dnsd.pid" ] && kill "$(cat "$work/run/network/dnsd.pid")" 2>/dev/null
   rm -rf "$work"

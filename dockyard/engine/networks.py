@@ -594,6 +594,22 @@ class NetworkService:
         if network.user_defined:
             bridge.delete_link(network.bridge_device)
 
+    def release_default_bridge(self) -> None:
+        """Remove the default bridge's device and rules, for a root that is going away
+        (a demo, a benchmark): dockerd keeps docker0, but a private root must not
+        leave its bridge behind. A no-op while any container, of any root sharing the
+        device, is on it (the kernel lists its ports)."""
+        from dockyard.network import bridge
+
+        network = self.try_get("bridge")
+        if network is None or not os.path.isdir(f"/sys/class/net/{network.bridge_device}"):
+            return
+        with contextlib.suppress(FileNotFoundError):
+            if os.listdir(f"/sys/class/net/{network.bridge_device}/brif"):
+                return
+        self._teardown_bridge(network)
+        bridge.delete_link(network.bridge_device)
+
     def _ensure_bridge_ready(self, network: Network) -> None:
         """Before an endpoint goes on it: the device (made again after a reboot) and rules."""
         from dockyard.network import bridge
