@@ -251,6 +251,19 @@ def _finish(instance: ExecInstance, result_path: str, returncode: int | None) ->
     instance.exit_code = int(result.get("ExitCode") or 0)
 
 
+async def _feed(conn: RawConnection, proc: asyncio.subprocess.Process) -> None:
+    """The client's stdin into the worker's, until the client half-closes."""
+    assert proc.stdin is not None
+    while (data := await conn.read()) is not None:
+        try:
+            proc.stdin.write(data)
+            await proc.stdin.drain()
+        except (ConnectionError, BrokenPipeError):
+            return
+    with contextlib.suppress(Exception):
+        proc.stdin.close()
+
+
 async def _run_with_pipes(
     registry: ExecRegistry, instance: ExecInstance, argv: list[str], conn: RawConnection
 ) -> None:
@@ -273,18 +286,7 @@ async def _run_with_pipes(
                 async with writes:
                     await conn.write(protocol.frame(stream, data))
 
-    async def feed() -> None:
-        assert proc.stdin is not None
-        while (data := await conn.read()) is not None:
-            try:
-                proc.stdin.write(data)
-                await proc.stdin.drain()
-            except (ConnectionError, BrokenPipeError):
-                return
-        with contextlib.suppress(Exception):
-            proc.stdin.close()
-
-    feeder = loop.create_task(feed()) if attach_stdin else None
+    feeder = loop.create_task(_feed(conn, proc)) if attach_stdin else None
     try:
         await asyncio.gather(
             copy(proc.stdout, protocol.STDOUT, bool(config.get("AttachStdout"))),
@@ -344,18 +346,7 @@ async def _run_with_pty(
     os.set_blocking(master, False)
     loop.add_reader(master, readable)
 
-    async def feed() -> None:
-        assert proc.stdin is not None
-        while (data := await conn.read()) is not None:
-            try:
-                proc.stdin.write(data)
-                await proc.stdin.drain()
-            except (ConnectionError, BrokenPipeError):
-                return
-        with contextlib.suppress(Exception):
-            proc.stdin.close()
-
-    feeder = loop.create_task(feed()) if attach_stdin else None
+    feeder = loop.create_task(_feed(conn, proc)) if attach_stdin else None
     try:
         while (data := await output.get()) is not None:
             await conn.write(data)
