@@ -84,8 +84,17 @@ class Dockyard:
 def dy(tmp_path: Path) -> Iterator[Dockyard]:
     root = tmp_path / "root"
     run_root = tmp_path / "run"
-    yield Dockyard(root, run_root)
+    dockyard = Dockyard(root, run_root)
+    yield dockyard
     stop_zygote(run_root)
+    if os.path.isdir("/sys/class/net/dockyard0") and (root / "dockyard.db").exists():
+        # a container on the default network made the default bridge: it goes with
+        # the root (it stays while any container, of any root, is on it)
+        engine = dockyard.engine()
+        try:
+            engine.networks.release_default_bridge()
+        finally:
+            engine.close()
     _unmount_below(tmp_path)
 
 
