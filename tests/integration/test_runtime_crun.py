@@ -99,7 +99,8 @@ def test_runtime_args_reach_every_runtime_call(dy: Dockyard, busybox: str, tmp_p
 
     run = dy("run", "--rm", "--runtime", "runc-args", "busybox", "sh", "-c", "exit 3", check=False)
     assert run.code == 3, run.err
-    cid = dy("run", "-d", "--runtime", "runc-args", "busybox", "sleep", "60").out.strip()
+    # a tty container is created, then started; one without, run (created and started)
+    cid = dy("run", "-d", "-t", "--runtime", "runc-args", "busybox", "sleep", "60").out.strip()
     assert dy("exec", cid, "echo", "hi").out == "hi\n"
     dy("pause", cid)
     dy("unpause", cid)
@@ -109,7 +110,7 @@ def test_runtime_args_reach_every_runtime_call(dy: Dockyard, busybox: str, tmp_p
     nothing_left(dy)
     no_runtime_state(dy)
 
-    verbs = {"create", "start", "state", "kill", "delete", "exec", "pause", "resume", "ps"}
+    verbs = {"create", "start", "run", "state", "kill", "delete", "exec", "pause", "resume", "ps"}
     seen = set()
     for line in calls.read_text().splitlines():
         words = line.split()
@@ -117,4 +118,4 @@ def test_runtime_args_reach_every_runtime_call(dy: Dockyard, busybox: str, tmp_p
         assert marker in words[:verb_at], line
         assert words[verb_at - 1] == marker, line  # right before the verb
         seen.add(words[verb_at])
-    assert {"create", "start", "exec", "pause", "resume", "ps", "delete"} <= seen, seen
+    assert {"run", "create", "start", "exec", "pause", "resume", "ps", "delete"} <= seen, seen

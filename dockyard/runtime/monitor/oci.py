@@ -154,10 +154,12 @@ class OciRuntime:
         stdin: int | None = None,
         stdout: int | None = None,
         stderr: int | None = None,
+        verb: str = "",
     ) -> bytes:
         code, out, err = run(argv, stdin, stdout, stderr)
         if code != 0:
-            verb = argv[len(self.argv())] if len(argv) > len(self.argv()) else ""
+            if not verb and len(argv) > len(self.argv()):
+                verb = argv[len(self.argv())]
             raise OciError(argv, code, self._message(err), verb)
         return out
 
@@ -180,16 +182,20 @@ class OciRuntime:
         stdin: int | None = None,
         stdout: int | None = None,
         stderr: int | None = None,
+        start: bool = False,
     ) -> None:
-        """``create``: the container's stdio are ``stdin``/``stdout``/``stderr`` (no tty).
+        """``create``: the container's stdio are ``stdin``/``stdout``/``stderr`` (no tty);
+        with ``start``, ``run --detach`` (created and started in one call).
 
         When the fds are given, the runtime's own complaints also go to them
         (runc passes its stdio through), so they are read from ``--log`` instead.
         """
-        args = ["create", "--bundle", bundle, "--pid-file", pid_file]
+        verb = ["run", "--detach"] if start else ["create"]
+        args = [*verb, "--bundle", bundle, "--pid-file", pid_file]
         if console_socket:
             args += ["--console-socket", console_socket]
-        self._check(self.argv(*args, container_id), stdin, stdout, stderr)
+        # `run --detach` fails where create would: it says so, as Docker does
+        self._check(self.argv(*args, container_id), stdin, stdout, stderr, verb="create")
 
     def start(self, container_id: str) -> None:
         self._check(self.argv("start", container_id))

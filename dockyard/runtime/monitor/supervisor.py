@@ -163,10 +163,9 @@ class Supervisor:
             if not self.held:
                 self._start()
             elif not self.opts.tty:
-                # Start at once; its output and its end wait for the attacher instead
-                # (a pipe keeps the output). A tty container waits to start: its first
-                # window size comes from the attacher.
-                self._start()
+                # Started at once (see _create); its output and its end wait for the
+                # attacher instead (a pipe keeps the output). A tty container waits to
+                # start: its first window size comes from the attacher.
                 for fd in list(self.outputs):
                     self._unwatch(fd)
         except (OciError, OSError, ValueError) as e:
@@ -227,6 +226,8 @@ class Supervisor:
         )
 
     def _create(self) -> None:
+        """Create the container; one without a tty is started too, by the runtime's
+        ``run --detach`` (it starts at once anyway: one runtime call instead of two)."""
         pid_file = os.path.join(self.sd, "pid")
         if self.opts.tty:
             self._create_tty(pid_file)
@@ -234,7 +235,10 @@ class Supervisor:
             self._create_pipes(pid_file)
         with open(pid_file) as f:
             self.pid = int(f.read().strip())
-        self._set_status("created")
+        if self.opts.tty:
+            self._set_status("created")
+        else:
+            self._mark_running()
 
     def _create_pipes(self, pid_file: str) -> None:
         child: list[int] = []
@@ -261,6 +265,7 @@ class Supervisor:
                 stdin=child[0],
                 stdout=child[1],
                 stderr=child[2],
+                start=True,
             )
         finally:
             for fd in child:
@@ -306,7 +311,11 @@ class Supervisor:
         self._watch(master, IN)
 
     def _start(self) -> None:
-        self.runtime.start(self.opts.container_id)
+        if self.status == "created":
+            self.runtime.start(self.opts.container_id)
+            self._mark_running()
+
+    def _mark_running(self) -> None:
         self.started_mono = time.monotonic()
         self.started_at = rfc3339nano()
         self._set_status("running")
