@@ -642,8 +642,13 @@ class StageRun:
         *,
         buildkit_suffix: bool,
         link: bool = False,
+        more_files: Callable[[], dict[str, str]] | None = None,
     ) -> None:
         """A step that makes a layer: through the cache, or executed.
+
+        ``more_files``: the rest of ``inputs.files`` when it is not in the key (the
+        copied files one by one, whose digest is ``inputs.content``), computed only
+        for a miss, which stores them and says which of them changed.
 
         ``link`` (``COPY --link``): the step runs on an empty root, its cache key
         leaves out the parent, and its layer is applied on whatever the parent is,
@@ -676,6 +681,8 @@ class StageRun:
             )
             self.key = state_key
             return
+        if more_files is not None:
+            inputs.files.update(more_files())
         if self.no_cache:
             reason = "--no-cache" if b.req.no_cache else "--no-cache-filter"
         else:
@@ -1121,6 +1128,7 @@ class StageRun:
         if gits and keep_git_dir:
             extra["keep_git_dir"] = True
         files: dict[str, str] = {}
+        local_files: Callable[[], dict[str, str]] | None = None
         downloads: dict[str, str] = {}
         # downloads, here-documents and git checkouts need a directory; plain copies not
         needs_tmp = bool(urls or gits or inst.source_contents)
@@ -1135,7 +1143,11 @@ class StageRun:
                 root = self._context_root(raw)
                 rels = self._context_sources(raw, local, double_star=parents)
                 matcher = self.b.req.matcher
-                files = X.file_digests(root, rels, matcher, self.b.memo)
+
+                def local_files() -> dict[str, str]:
+                    # per file, for saying which one changed: needed only on a miss
+                    return X.file_digests(root, rels, matcher, self.b.memo)
+
                 content = checksum_paths(
                     root,
                     local,
@@ -1219,7 +1231,16 @@ class StageRun:
 
             # --chown by name reads the parent's /etc/passwd: such a copy stays linked
             link = inst.link and (not inst.chown or _numeric_owner(inst.chown))
-            self._step(raw, label, inputs, created_by, execute, buildkit_suffix=True, link=link)
+            self._step(
+                raw,
+                label,
+                inputs,
+                created_by,
+                execute,
+                buildkit_suffix=True,
+                link=link,
+                more_files=local_files,
+            )
         finally:
             if tmp:
                 shutil.rmtree(tmp, ignore_errors=True)
