@@ -15,7 +15,7 @@ cleanup() {
   .venv/bin/python -c 'from dockyard.config import resolve_options
 from dockyard.engine import Engine
 Engine(resolve_options()).networks.release_default_bridge()' 2>/dev/null
-  for helper in network/portd.pid monitor/zygote.pid; do  # per-root helpers, idle now
+  for helper in network/portd.pid monitor/zygote.pid cli/warm.pid; do  # per-root helpers, idle now
     [ -s "$work/run/$helper" ] && kill "$(cat "$work/run/$helper")" 2>/dev/null
   done
   # the embedded DNS server of user networks lingers a minute after its last container

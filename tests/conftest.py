@@ -106,7 +106,12 @@ def _stop_zygotes(request: pytest.FixtureRequest) -> Iterator[None]:
     tmp = request.node.funcargs.get("tmp_path")
     if not isinstance(tmp, Path):
         return
-    for pattern in ("*/monitor/zygote.pid", "*/*/monitor/zygote.pid"):
+    for pattern in (
+        "*/monitor/zygote.pid",
+        "*/*/monitor/zygote.pid",
+        "*/cli/warm.pid",
+        "*/*/cli/warm.pid",
+    ):
         for pid_file in tmp.glob(pattern):
             stop_zygote(pid_file.parent.parent)
     for name in ("dnsd.pid", "portd.pid"):  # the run roots' DNS server and port proxy
@@ -124,14 +129,20 @@ def _terminate_by_pid_file(pid_file: Path) -> None:
 
 
 def stop_zygote(run_root: Path) -> None:
-    """Stop the run root's monitor zygote (container starts start it on demand), by the
-    pid in its pid file, and wait until it is gone (its lock on that file is free)."""
+    """Stop the run root's monitor zygote (container starts start it on demand) and its
+    warm CLI process (the first command starts it), each by the pid in its pid file,
+    and wait until they are gone (their lock on that file is free)."""
+    _stop_locked_pid_file(run_root / "monitor" / "zygote.pid")
+    _stop_locked_pid_file(run_root / "cli" / "warm.pid")
+
+
+def _stop_locked_pid_file(pid_file: Path) -> None:
     import fcntl
     import signal
     import time
 
     try:
-        fd = os.open(run_root / "monitor" / "zygote.pid", os.O_RDWR | os.O_CLOEXEC)
+        fd = os.open(pid_file, os.O_RDWR | os.O_CLOEXEC)
     except OSError:  # none was started (or its directory could not be made)
         return
     try:
@@ -143,7 +154,7 @@ def stop_zygote(run_root: Path) -> None:
             except BlockingIOError:
                 pass
             if time.monotonic() > deadline:
-                raise AssertionError(f"the monitor zygote of {run_root} did not stop")
+                raise AssertionError(f"{pid_file}: its process did not stop")
             text = os.pread(fd, 32, 0).strip()
             if text:
                 with contextlib.suppress(ProcessLookupError):

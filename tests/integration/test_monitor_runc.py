@@ -14,7 +14,7 @@ import sys
 import tarfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from dockyard.runtime.monitor.client import AttachClient
 from dockyard.runtime.monitor.launch import make_options, spawn
 from dockyard.runtime.monitor.logs import read_local
 from dockyard.runtime.monitor.oci import OciRuntime
+from tests.integration._process_support import alive, wait_for
 
 RUNC = shutil.which("runc") or "/usr/sbin/runc"
 
@@ -38,22 +39,6 @@ pytestmark = [
 TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$")
 
 
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
-def wait_for(cond: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture(scope="session")

@@ -68,7 +68,7 @@ def run_root_of(state_dir: str) -> str | None:
     return os.path.dirname(parent)
 
 
-def _rlimits() -> dict[str, list[int]]:
+def rlimits() -> dict[str, list[int]]:
     import resource
 
     limits = {}
@@ -87,7 +87,7 @@ def encode_request(argv: list[str], env: dict[str, str] | None = None) -> bytes:
         "argv": list(argv),
         "env": dict(os.environ if env is None else env),
         "cwd": os.getcwd(),
-        "rlimits": _rlimits(),
+        "rlimits": rlimits(),
     }
     return jsonlite.dumps(request).encode()
 
@@ -229,21 +229,40 @@ def zygote_argv(run_root: str) -> list[str]:
 
 def start(run_root: str) -> None:
     """Start a zygote for ``run_root``, detached (not our child: double fork, setsid)."""
+    os.makedirs(os.path.dirname(paths(run_root)[0]), mode=0o700, exist_ok=True)
+    # not the caller's environment: the zygote outlives it and serves others
+    # (each monitor gets its caller's environment with the request)
+    spawn_detached(
+        zygote_argv(run_root), {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")}
+    )
+
+
+def spawn_detached(argv: list[str], env: dict[str, str], pid_fd: int = -1) -> None:
+    """Exec ``argv`` with ``env`` as a daemon: not our child (double fork), a session
+    of its own, stdio on /dev/null, cwd ``/``.
+
+    With ``pid_fd`` (a pid file the caller has open and ``flock``ed) the daemon
+    inherits it, so it holds the lock from its first instruction, and its pid is in
+    the file when this returns: whoever finds the lock held can stop it by that pid."""
     from .main import detach_stdio
 
-    os.makedirs(os.path.dirname(paths(run_root)[0]), mode=0o700, exist_ok=True)
-    argv = zygote_argv(run_root)
-    env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")}
     pid = os.fork()
     if pid == 0:
         try:
             os.setsid()
-            if os.fork() > 0:
+            child = os.fork()
+            if child > 0:
+                if pid_fd >= 0:
+                    os.ftruncate(pid_fd, 0)
+                    os.pwrite(pid_fd, f"{child}\n".encode(), 0)
                 os._exit(0)
             detach_stdio()
+            # nothing else of the caller's: it serves others
+            if pid_fd >= 0:
+                os.closerange(3, pid_fd)
+                os.set_inheritable(pid_fd, True)
+            os.closerange(max(3, pid_fd + 1), 1 << 16)
             os.chdir("/")
-            # not the caller's environment: the zygote outlives it and serves others
-            # (each monitor gets its caller's environment with the request)
             os.execve(argv[0], argv, env)
         finally:
             os._exit(127)
@@ -253,14 +272,19 @@ def start(run_root: str) -> None:
 # ------------------------------------------------------------------ the zygote
 
 
-def _source_files() -> dict[str, tuple[int, int]]:
-    """(mtime_ns, size) of the monitor's sources (stat only: cheap, done per request)."""
-    found: dict[str, tuple[int, int]] = {}
-    names = [os.path.join(_MONITOR_DIR, n) for n in os.listdir(_MONITOR_DIR) if n.endswith(".py")]
+def loaded_package_files() -> list[str]:
+    """The files of this package's modules that this process has loaded."""
+    names = []
     for module in list(sys.modules.values()):
         path = getattr(module, "__file__", None)
         if path and path.startswith(PKG_ROOT + os.sep):
             names.append(path)
+    return names
+
+
+def file_stamps(names: list[str]) -> dict[str, tuple[int, int]]:
+    """(mtime_ns, size) of each file of ``names`` that exists (stat only: cheap)."""
+    found: dict[str, tuple[int, int]] = {}
     for name in names:
         try:
             st = os.stat(name)
@@ -270,14 +294,27 @@ def _source_files() -> dict[str, tuple[int, int]]:
     return found
 
 
-def _still_fresh(sources: dict[str, tuple[int, int]]) -> bool:
-    for name, seen in sources.items():
+def stamps_unchanged(stamps: dict[str, tuple[int, int]]) -> bool:
+    """Whether every file of ``stamps`` is still there, as it was then."""
+    for name, seen in stamps.items():
         try:
             st = os.stat(name)
         except OSError:
             return False
         if (st.st_mtime_ns, st.st_size) != seen:
             return False
+    return True
+
+
+def _source_files() -> dict[str, tuple[int, int]]:
+    """The stamps of the monitor's sources: its own directory and what is loaded."""
+    names = [os.path.join(_MONITOR_DIR, n) for n in os.listdir(_MONITOR_DIR) if n.endswith(".py")]
+    return file_stamps(names + loaded_package_files())
+
+
+def _still_fresh(sources: dict[str, tuple[int, int]]) -> bool:
+    if not stamps_unchanged(sources):
+        return False
     # a new module file in the package (only the monitor's own directory is listed:
     # the rest of what was loaded is known by name)
     return all(
@@ -364,7 +401,7 @@ class Zygote:
             if not self.fork_for(fd):
                 break
         # No new callers can reach us once the path is gone; serve those already queued.
-        _unlink_if_ours(sock_path, self.sock_inode)
+        unlink_if_ours(sock_path, self.sock_inode)
         self.listener.setblocking(False)
         while True:
             try:
@@ -415,7 +452,7 @@ class Zygote:
             fds: list[int] = []
             for level, kind, payload in ancdata:
                 if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
-                    fds.extend(_ints(payload[: len(payload) - len(payload) % 4]))
+                    fds.extend(fd_ints(payload[: len(payload) - len(payload) % 4]))
             try:
                 req = decode_request(data)
                 if len(fds) != 1:
@@ -438,7 +475,7 @@ class Zygote:
                 os.dup2(sync_fd, 3)
                 os.close(sync_fd)
             os.closerange(4, 1 << 16)
-            _set_rlimits(req.get("rlimits", {}))
+            setrlimits(req.get("rlimits", {}))
             os.environ.clear()  # through unsetenv/putenv: the runtime we exec sees it
             os.environ.update(req["env"])
             try:
@@ -454,7 +491,7 @@ class Zygote:
             os._exit(127)
 
 
-def _ints(payload: bytes) -> list[int]:
+def fd_ints(payload: bytes) -> list[int]:
     import array
 
     values = array.array("i")
@@ -462,7 +499,7 @@ def _ints(payload: bytes) -> list[int]:
     return list(values)
 
 
-def _set_rlimits(limits: dict[str, list[int]]) -> None:
+def setrlimits(limits: dict[str, list[int]]) -> None:
     import resource
 
     for name, (soft, hard) in limits.items():
@@ -474,7 +511,7 @@ def _set_rlimits(limits: dict[str, list[int]]) -> None:
                 pass
 
 
-def _unlink_if_ours(sock_path: str, inode: int) -> None:
+def unlink_if_ours(sock_path: str, inode: int) -> None:
     """Unlink the socket path unless another zygote has bound it since (the inode of
     a socket file is not the socket's own: it is noted when the path is bound)."""
     try:
@@ -520,6 +557,6 @@ def main(argv: list[str]) -> None:
     try:
         zygote.serve(sock_path)
     finally:
-        _unlink_if_ours(sock_path, zygote.sock_inode)
+        unlink_if_ours(sock_path, zygote.sock_inode)
         os.ftruncate(lock, 0)
     os._exit(0)
