@@ -344,6 +344,9 @@ class Lifecycle:
             health = self._read_state_file(container.id, "health.json")
             if health:
                 container.state["Health"] = health
+            live = self._read_state_file(container.id, "state.json") or {}
+            if live.get("RestartCount"):  # the monitor's restarts so far (not stored)
+                container.state["RestartCount"] = live["RestartCount"]
             return
         self.exited(container.id)
         fresh = self.engine.containers.try_get(container.id)
@@ -392,6 +395,8 @@ class Lifecycle:
                 "OOMKilled": bool(report.get("OOMKilled")),
                 "Error": str(report.get("Error") or ""),
                 "FinishedAt": report.get("FinishedAt") or rfc3339_nano(time.time()),
+                # kept with the state; inspect shows it beside State, as Docker does
+                "RestartCount": int(report.get("RestartCount") or 0),
             },
             only_if_status=ACTIVE_STATUSES,
         )

@@ -106,6 +106,9 @@ def test_container_through_the_zygote_runs_logs_attaches_exits_restarts(
             what="z2 to give up",
         )
         assert dy("logs", "z2").out == "go\n" * 3
+        # two restarts, shown beside State as Docker shows them
+        assert dy("inspect", "-f", "{{.RestartCount}}", "z2").out == "2\n"
+        assert "RestartCount" not in state(dy, "z2")
     finally:
         dy("rm", "-f", "z1", "z2", check=False)
 
