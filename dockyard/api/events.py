@@ -9,91 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from typing import TYPE_CHECKING, Any
+
+from dockyard.engine.events import EVENT_FILTERS, matches, message
 
 if TYPE_CHECKING:
     from dockyard.api.context import ApiContext
     from dockyard.engine import Engine
-    from dockyard.engine.filters import Filters
+
+__all__ = ["EVENT_FILTERS", "EventHub", "Subscription", "matches", "message"]
 
 POLL_INTERVAL = 0.02
-EVENT_FILTERS = (
-    "config",
-    "container",
-    "daemon",
-    "event",
-    "image",
-    "label",
-    "network",
-    "node",
-    "plugin",
-    "scope",
-    "secret",
-    "service",
-    "type",
-    "volume",
-)
-
-
-def message(row: Any) -> dict[str, Any]:
-    """An event row as the Engine API's EventMessage (with the legacy fields docker adds)."""
-    attributes = json.loads(row["attributes"]) if row["attributes"] else {}
-    time_nano = int(row["time_nano"])
-    kind = str(row["type"])
-    out: dict[str, Any] = {}
-    if kind == "container":
-        out = {"status": row["action"], "id": row["actor_id"], "from": attributes.get("image", "")}
-    elif kind == "image":
-        out = {"status": row["action"], "id": row["actor_id"]}
-    out.update(
-        {
-            "Type": kind,
-            "Action": row["action"],
-            "Actor": {"ID": row["actor_id"], "Attributes": attributes},
-            "scope": "local",
-            "time": time_nano // 1_000_000_000,
-            "timeNano": time_nano,
-        }
-    )
-    return out
-
-
-def matches(event: dict[str, Any], filters: Filters) -> bool:
-    """dockerd's events filter: each key given must match one of its values."""
-    kind = event["Type"]
-    actor = event["Actor"]
-    attrs: dict[str, str] = actor["Attributes"]
-    if filters.has("type") and kind not in filters.get("type"):
-        return False
-    if filters.has("event"):
-        action = event["Action"]
-        base = action.split(":", 1)[0]
-        if action not in filters.get("event") and base not in filters.get("event"):
-            return False
-    if filters.has("scope") and "local" not in filters.get("scope"):
-        return False
-    for key, value_kind in (
-        ("container", "container"),
-        ("volume", "volume"),
-        ("network", "network"),
-    ):
-        if filters.has(key):
-            if kind != value_kind:
-                return False
-            ids = {actor["ID"], attrs.get("name", "")}
-            if not any(v in ids or actor["ID"].startswith(v) for v in filters.get(key)):
-                return False
-    if filters.has("image"):
-        image = attrs.get("image", "") if kind == "container" else actor["ID"]
-        names = {image, attrs.get("name", ""), image.split(":")[0]}
-        if not any(v in names or (v and actor["ID"].startswith(v)) for v in filters.get("image")):
-            return False
-    for expr in filters.get("label"):
-        key, sep, value = expr.partition("=")
-        if key not in attrs or (sep and attrs[key] != value):
-            return False
-    return not filters.has("daemon")
 
 
 class Subscription:
@@ -169,18 +95,12 @@ class EventHub:
 
 
 def _max_seq(engine: Engine) -> int:
-    row = engine.db.query_one("SELECT COALESCE(MAX(seq), 0) AS seq FROM events")
-    return int(row["seq"]) if row else 0
+    return engine.events.max_seq()
 
 
 def _rows_after(engine: Engine, seq: int) -> list[Any]:
-    return engine.db.query("SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT 1000", (seq,))
+    return engine.events.rows_after(seq)
 
 
 def _history(engine: Engine, since_ns: int, until_ns: int | None, before_seq: int) -> list[Any]:
-    sql = "SELECT * FROM events WHERE seq <= ? AND time_nano >= ?"
-    params: list[Any] = [before_seq, since_ns]
-    if until_ns is not None:
-        sql += " AND time_nano <= ?"
-        params.append(until_ns)
-    return engine.db.query(sql + " ORDER BY seq", params)
+    return engine.events.history(since_ns, until_ns, before_seq)

@@ -97,6 +97,8 @@ COMMANDS: dict[str, str] = {
     "system df": "system:cmd_df",
     "system prune": "system:cmd_prune",
     "system info": "system:cmd_info",
+    "system events": "events:cmd_events",
+    "events": "events:cmd_events",
     "info": "system:cmd_info",
     "version": "system:cmd_version",
     "compose": "compose:cmd_compose",
@@ -159,6 +161,7 @@ Management Commands:
   volume      Manage volumes
 
 Commands:
+  events      Get real time events from the server
   history     Show the history of an image
   inspect     Return low-level information on Docker objects
   load        Load an image from a tar archive or STDIN

@@ -202,8 +202,10 @@ class CommandParser:
         if not word:
             return
         plural = "argument" if wanted == 1 else "arguments"
+        # cobra's NoArgs, as the docker CLI's commands without arguments say it
+        wants = "accepts no arguments" if max_args == 0 else f"requires {word} {wanted} {plural}"
         raise UsageError(
-            f'"{PROG} {self.command}" requires {word} {wanted} {plural}.\n'
+            f'"{PROG} {self.command}" {wants}.\n'
             f"See '{PROG} {self.command} --help'.\n\n{self.usage_text()}\n\n{self.description}"
         ).with_code(1)
 

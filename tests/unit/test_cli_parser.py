@@ -80,6 +80,9 @@ def test_argument_counts_exit_1() -> None:
         parser().parse(["a"], min_args=2)
     with pytest.raises(UsageError, match="requires exactly 2 arguments"):
         parser().parse(["a"], min_args=2, max_args=2)
+    with pytest.raises(UsageError) as info:
+        parser().parse(["a"], max_args=0)
+    assert info.value.message.startswith('"dockyard images" accepts no arguments.\n')
 
 
 def test_help(capsys: pytest.CaptureFixture[str]) -> None:
