@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 
@@ -43,3 +44,12 @@ def children(pid: int) -> list[int]:
         if int(fields[1]) == pid and fields[0] != "Z":
             found.append(int(entry))
     return found
+
+
+def warm_pid(run_root: Path) -> int:
+    """The run root's warm CLI process, once it serves (the first command starts it)."""
+    from dockyard.cli import warm
+
+    sock, pid_file = warm.paths(str(run_root))
+    wait_for(lambda: os.path.exists(sock), what="the warm CLI process")
+    return int(Path(pid_file).read_text().strip())

@@ -4,6 +4,7 @@ registries on loopback; config.json is written as docker writes it."""
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import stat
@@ -12,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from tests import registryd
-from tests.conftest import Dockyard, needs_root
+from tests.conftest import DOCKYARD, Dockyard, needs_root
 from tests.faultproxy import FaultProxy
 from tests.integration._distribution_support import cli, second_root, set_daemon_json
+from tests.integration._process_support import warm_pid
 
 pytestmark = [
     needs_root,
@@ -87,6 +89,33 @@ def test_login_flag_errors(dy: Dockyard, tmp_path: Path) -> None:
     assert no_user.err == "Must provide --username with --password-stdin\n"
     no_tty = cli(dy, "login", "127.0.0.1:1", input=b"", check=False)
     assert no_tty.err == "Error: Cannot perform an interactive login from a non TTY device\n"
+
+
+def test_interactive_login_reads_the_password_without_echo(
+    dy: Dockyard, tmp_path: Path
+) -> None:
+    """In a real terminal, also from the warm CLI process (no controlling terminal
+    there: the password is read from stdin's terminal with echo off)."""
+    pexpect = pytest.importorskip("pexpect")
+    dy.env["DOCKER_CONFIG"] = str(tmp_path / "docker-config")
+    dy("images")
+    warm_pid(dy.run_root)
+    with registryd.registry(tmp_path / "registry", htpasswd=("alice", "s3cret")) as reg:
+        child = pexpect.spawn(DOCKYARD, ["login", reg.host], env=dy.env, timeout=30)
+        child.logfile_read = transcript = io.BytesIO()
+        try:
+            child.expect("Username: ")
+            child.sendline("alice")
+            child.expect("Password: ")
+            child.sendline("s3cret")
+            child.expect("Login Succeeded")
+            child.expect(pexpect.EOF)
+        finally:
+            child.close()
+        assert child.exitstatus == 0
+        assert b"alice" in transcript.getvalue()  # the username is echoed
+        assert b"s3cret" not in transcript.getvalue()
+        assert json.loads(_config(tmp_path).read_text())["auths"][reg.host]["auth"]
 
 
 def test_login_through_a_credential_helper(dy: Dockyard, tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ import pytest
 
 from dockyard.cli import warm
 from tests.conftest import DOCKYARD, Dockyard, needs_root
+from tests.integration import _process_support
 from tests.integration._process_support import alive, children, wait_for
 
 pytestmark = [
@@ -25,10 +26,7 @@ pytestmark = [
 
 
 def warm_pid(dy: Dockyard) -> int:
-    """The run root's warm process, once it serves (the first command starts it)."""
-    sock, pid_file = warm.paths(str(dy.run_root))
-    wait_for(lambda: os.path.exists(sock), what="the warm CLI process")
-    return int(Path(pid_file).read_text().strip())
+    return _process_support.warm_pid(dy.run_root)
 
 
 def command_process(dy: Dockyard) -> int:

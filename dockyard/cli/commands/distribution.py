@@ -233,14 +233,12 @@ def cmd_login(engine: EngineFactory, argv: list[str], name: str) -> int:
     if not username or not password:
         if not sys.stdin.isatty():
             raise ClientError("Error: Cannot perform an interactive login from a non TTY device")
-        import getpass
-
         if not username:
             sys.stdout.write("Username: ")
             sys.stdout.flush()
             username = sys.stdin.readline().strip()
         if not password:
-            password = getpass.getpass("Password: ")
+            password = _read_password("Password: ")
         if not username:
             raise ClientError("Error: Non-null Username Required")
         if not password:
@@ -250,6 +248,28 @@ def cmd_login(engine: EngineFactory, argv: list[str], name: str) -> int:
         sys.stderr.write(UNENCRYPTED_WARNING.format(path=service.credentials.path) + "\n")
     write("Login Succeeded\n")
     return 0
+
+
+def _read_password(prompt: str) -> str:
+    """A line from the terminal on stdin with echo off, as the docker CLI reads it
+    (stdin's own terminal, not /dev/tty: a warm CLI command process has no
+    controlling terminal)."""
+    import termios
+
+    sys.stdout.write(prompt)
+    sys.stdout.flush()
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+    quiet = list(saved)
+    quiet[3] &= ~termios.ECHO
+    termios.tcsetattr(fd, termios.TCSAFLUSH, quiet)
+    try:
+        line = sys.stdin.readline()
+    finally:
+        termios.tcsetattr(fd, termios.TCSAFLUSH, saved)
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+    return line.rstrip("\n")
 
 
 def cmd_logout(engine: EngineFactory, argv: list[str], name: str) -> int:
