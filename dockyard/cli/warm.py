@@ -356,6 +356,73 @@ def mismatch(request: dict[str, Any], peer: dict[str, object], own: dict[str, ob
     return ""
 
 
+# Servers: nothing to gain from a warm start, and they are what service managers
+# supervise (their own cgroup, process, passed sockets and notify socket).
+DAEMONS = ("serve", "registry serve")
+SERVICE_ENV = ("LISTEN_FDS", "LISTEN_PID", "NOTIFY_SOCKET")
+
+
+def not_for_warm(request: dict[str, Any]) -> str:
+    """Why a command is best run by its client itself ('' if it is not)."""
+    from dockyard.cli.main import find_command, split_global
+    from dockyard.errors import DockyardError
+
+    if any(k in request["env"] for k in SERVICE_ENV):
+        return "run by a service manager"
+    try:
+        name, _ = find_command(split_global(request["argv"][1:])[1])
+    except DockyardError:
+        return ""  # the command process says what is wrong, as the client would
+    return "a server" if name in DAEMONS else ""
+
+
+def join_cgroups(peer: int | str) -> str:
+    """Move this process into the cgroups of process ``peer`` (what a command process
+    forked from here then runs in, as the client's own would); the reason when it
+    cannot ('' once done, or when they are the same already)."""
+    with open(f"/proc/{peer}/cgroup") as f:
+        theirs = f.read().splitlines()
+    with open("/proc/self/cgroup") as f:
+        mine = set(f.read().splitlines())
+    moves = [line for line in theirs if line not in mine]
+    if not moves:
+        return ""
+    mounts = _cgroup_mounts()
+    for line in moves:
+        _hierarchy, controllers, path = line.split(":", 2)
+        wanted = frozenset(controllers.split(",")) if controllers else frozenset()
+        # v1: the hierarchy mounted with these controllers (or name=); v2: cgroup2's
+        mount = next((m for opts, m in mounts if wanted <= opts and (wanted or not opts)), None)
+        if mount is None:
+            return "another cgroup"
+        try:
+            with open(os.path.join(mount, path.lstrip("/"), "cgroup.procs"), "w") as f:
+                f.write(str(os.getpid()))
+        except OSError:
+            return "another cgroup"
+    return ""
+
+
+def _cgroup_mounts() -> list[tuple[frozenset[str], str]]:
+    """(controllers, mount point) of each cgroup hierarchy mounted at its root
+    (cgroup2: no controllers)."""
+    found = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            sep = fields.index("-")
+            fstype, options = fields[sep + 1], fields[sep + 3].split(",")
+            if fields[3] != "/" or fstype not in ("cgroup", "cgroup2"):
+                continue
+            names = (
+                frozenset(o for o in options if o not in ("rw", "ro"))
+                if fstype == "cgroup"
+                else frozenset()
+            )
+            found.append((names, fields[4]))
+    return found
+
+
 def validate(value: object) -> dict[str, Any]:
     """The request as a dict; ``ValueError`` on anything malformed."""
     if not isinstance(value, dict):
@@ -442,6 +509,10 @@ class WarmProcess:
         from dockyard.runtime.monitor.zygote import fd_ints
 
         _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
+        for signum in (*FORWARDED, _signal.SIGPIPE):
+            # a relay: what kills a whole cgroup or session must not leave the client
+            # without its command's status (the command process restores them all)
+            _signal.signal(signum, _signal.SIG_IGN)
         self.listener.close()
         os.close(self.lock_fd)
         conn = _socket.socket(fileno=fd)
@@ -460,6 +531,7 @@ class WarmProcess:
                 raise ValueError("the stdio descriptors do not match the request")
             reason = "another user" if peer_uid != os.getuid() else ""
             reason = reason or mismatch(request, process_context(peer_pid), self.context)
+            reason = reason or not_for_warm(request) or join_cgroups(peer_pid)
         except (ValueError, OSError) as e:
             reason = f"bad request: {e}"
         if reason:

@@ -270,3 +270,30 @@ def test_a_signal_the_client_inherited_ignored_still_reaches_a_command_that_hand
             proc.kill()
             proc.wait()
         dy("rm", "-f", cid, check=False)
+
+
+def test_the_command_process_runs_in_the_clients_cgroups(dy: Dockyard, busybox: str) -> None:
+    """As a command run by its client would: a client in a cgroup of its own (a
+    service, a scope with limits) gets its command process moved there."""
+    v1 = Path("/sys/fs/cgroup/pids/cgroup.procs").exists()
+    base = Path("/sys/fs/cgroup/pids") if v1 else Path("/sys/fs/cgroup")
+    group = base / f"dy-warm-test-{os.getpid()}"
+    group.mkdir()
+    warm_pid(dy)
+    dy("run", "-d", "--name", "sleeper", "busybox", "sleep", "1000")
+    waiting = subprocess.Popen(
+        ["sh", "-c", f'echo $$ > {group}/cgroup.procs && exec "$0" wait sleeper', DOCKYARD],
+        env=dy.env,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        command = command_process(dy)
+        lines = Path(f"/proc/{command}/cgroup").read_text().splitlines()
+        wanted = f"/{group.name}"
+        assert any(line.endswith(":" + wanted) and ("pids" in line or not v1) for line in lines)
+    finally:
+        waiting.kill()
+        waiting.wait()
+        dy("rm", "-f", "sleeper", check=False)
+        wait_for(lambda: not (group / "cgroup.procs").read_text().strip(), what="an empty cgroup")
+        group.rmdir()

@@ -110,3 +110,18 @@ def test_loaded_sources_are_this_packages_modules() -> None:
     assert warm.__file__ in found
     assert all(name.startswith(warm.PKG_ROOT + os.sep) for name in found)
     assert not any(name == os.__file__ for name in found)
+
+
+def test_servers_and_service_managed_commands_run_in_their_client() -> None:
+    assert warm.not_for_warm(request(argv=["dockyard", "ps"])) == ""
+    assert warm.not_for_warm(request(argv=["dockyard", "serve"])) == "a server"
+    assert warm.not_for_warm(request(argv=["dockyard", "-D", "registry", "serve"])) == "a server"
+    assert warm.not_for_warm(request(argv=["dockyard", "nosuch"])) == ""  # it says so itself
+    managed = request(env={"LISTEN_FDS": "1", "LISTEN_PID": "7"})
+    assert warm.not_for_warm(managed) == "run by a service manager"
+
+
+def test_joining_ones_own_cgroups_moves_nothing() -> None:
+    assert warm.join_cgroups("self") == ""
+    mounts = warm._cgroup_mounts()
+    assert all(path.startswith("/") for _, path in mounts)
