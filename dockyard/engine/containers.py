@@ -356,9 +356,7 @@ class ContainerService:
             for volume in anonymous:
                 self.engine.volumes.remove(volume, force=True)
             raise
-        self.engine.events.record(
-            "container", "create", container_id, {"image": image, "name": created.name}
-        )
+        self.engine.events.container("create", created)
         return created
 
     def _insert(
@@ -433,8 +431,8 @@ class ContainerService:
                     " rename) that container to be able to reuse that name."
                 )
             conn.execute("UPDATE containers SET name = ? WHERE id = ?", (new_name, container.id))
-        self.engine.events.record(
-            "container", "rename", container.id, {"name": new_name, "oldName": "/" + container.name}
+        self.engine.events.container(
+            "rename", container, {"name": new_name, "oldName": "/" + container.name}
         )
 
     def remove(self, name_or_id: str, *, force: bool = False, volumes: bool = False) -> Container:
@@ -456,7 +454,7 @@ class ContainerService:
         shutil.rmtree(self.container_dir(container.id), ignore_errors=True)
         if volumes:
             self._remove_anonymous_volumes(container)
-        self.engine.events.record("container", "destroy", container.id, {"name": container.name})
+        self.engine.events.container("destroy", container)
         return container
 
     def _remove_anonymous_volumes(self, container: Container) -> None:

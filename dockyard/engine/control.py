@@ -83,7 +83,7 @@ def pause(engine: Engine, container: Container) -> None:
         raise SystemFailure(f"Cannot pause container {container.id}: {exc.message}") from None
     engine.lifecycle.record_state(container.id, {"Status": "paused", "Paused": True})
     container.state.update(Status="paused", Paused=True)
-    engine.events.record("container", "pause", container.id, {"name": container.name})
+    engine.events.container("pause", container)
 
 
 def unpause(engine: Engine, container: Container) -> None:
@@ -96,7 +96,7 @@ def unpause(engine: Engine, container: Container) -> None:
         raise SystemFailure(f"Cannot unpause container {container.id}: {exc.message}") from None
     engine.lifecycle.record_state(container.id, {"Status": "running", "Paused": False})
     container.state.update(Status="running", Paused=False)
-    engine.events.record("container", "unpause", container.id, {"name": container.name})
+    engine.events.container("unpause", container)
 
 
 def ensure_running_for_signal(engine: Engine, container: Container) -> None:
@@ -111,7 +111,7 @@ def ensure_running_for_signal(engine: Engine, container: Container) -> None:
         _runtime(engine, container, "resume")
     engine.lifecycle.record_state(container.id, {"Status": "running", "Paused": False})
     container.state.update(Status="running", Paused=False)
-    engine.events.record("container", "unpause", container.id, {"name": container.name})
+    engine.events.container("unpause", container)
 
 
 def _restarting(container: Container) -> str:
@@ -347,7 +347,7 @@ def update(
         except DockyardError as exc:
             _save_host_config(engine, cid, {k: old.get(k) for k in merged})
             raise SystemFailure(f"Cannot update container {cid}: {exc.message}") from None
-    engine.events.record("container", "update", cid, {"name": container.name})
+    engine.events.container("update", container)
 
 
 def _merge_resources(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
@@ -435,4 +435,4 @@ def restart(
         engine.lifecycle.start(fresh)
     except DockyardError as exc:
         raise type(exc)(f"Cannot restart container {container.id}: {exc.message}") from None
-    engine.events.record("container", "restart", container.id, {"name": container.name})
+    engine.events.container("restart", container)

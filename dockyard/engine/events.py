@@ -11,6 +11,7 @@ TYPE_CHECKING = False  # typing costs the listing commands' import time
 if TYPE_CHECKING:
     from typing import Any
 
+    from dockyard.engine.containers import Container
     from dockyard.engine.filters import Filters
 
 KEEP_EVENTS = 10_000  # Docker keeps the last 256 in memory; a table can afford more.
@@ -30,6 +31,18 @@ class EventLog:
             seq = cur.lastrowid or 0
             if seq % 1000 == 0:
                 conn.execute("DELETE FROM events WHERE seq <= ?", (seq - KEEP_EVENTS,))
+
+    def container(
+        self, action: str, container: Container, extra: dict[str, str] | None = None
+    ) -> None:
+        """A container event with dockerd's attributes: the container's labels, its
+        image (as given) and name, then ``extra`` (exitCode, execID, ...)."""
+        labels = container.config.get("Labels") or {}
+        attributes = {str(k): str(v) for k, v in labels.items()}
+        attributes["image"] = str(container.config.get("Image") or "")
+        attributes["name"] = container.name
+        attributes.update(extra or {})
+        self.record("container", action, container.id, attributes)
 
     def max_seq(self) -> int:
         """The newest event's sequence number (0: none yet)."""

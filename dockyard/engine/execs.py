@@ -184,19 +184,15 @@ def run_exec(
         tempfile.mkdtemp(prefix="dockyard-exec-"),
         tuple(e.lifecycle.runtime_args(runtime)),
     )
-    attrs = {
-        "execID": secrets.token_hex(32),
-        "image": str(container.config.get("Image") or ""),
-        "name": container.name,
-    }
+    attrs = {"execID": secrets.token_hex(32)}
     text = f"{req.cmd[0]} {' '.join(req.cmd[1:])}"
-    e.events.record("container", f"exec_create: {text}", container.id, attrs)
+    e.events.container(f"exec_create: {text}", container, attrs)
     # On SIGTERM and SIGHUP too: clean up (and restore the terminal).
     previous = {sig: signal.signal(sig, _terminated) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         with open(job.path("process.json"), "w") as f:
             json.dump(process, f)
-        e.events.record("container", f"exec_start: {text}", container.id, attrs)
+        e.events.container(f"exec_start: {text}", container, attrs)
         if req.detach:
             _run_detached(job)
             return 0
@@ -205,7 +201,7 @@ def run_exec(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         shutil.rmtree(job.tmp, ignore_errors=True)
-    e.events.record("container", "exec_die", container.id, {**attrs, "exitCode": str(code)})
+    e.events.container("exec_die", container, {**attrs, "exitCode": str(code)})
     return code
 
 

@@ -173,7 +173,7 @@ class Lifecycle:
             {"Pid": int(report.get("Pid") or 0), "MonitorPid": int(report.get("MonitorPid") or 0)},
             only_if_running=True,
         )
-        e.events.record("container", "start", cid, {"name": container.name})
+        e.events.container("start", container)
         return report
 
     def _exited_command(self, container_id: str) -> list[str]:
@@ -409,9 +409,7 @@ class Lifecycle:
         with contextlib.suppress(Exception):
             e.networks.detach(container)
         self._unmount(container_id)
-        e.events.record(
-            "container", "die", container_id, {"exitCode": str(code), "name": container.name}
-        )
+        e.events.container("die", container, {"exitCode": str(code)})
         if container.host_config.get("AutoRemove"):
             with contextlib.suppress(NotFound, Conflict):
                 e.containers.remove(container_id, volumes=True)

@@ -19,19 +19,20 @@ pytestmark = [
 
 LINE = re.compile(
     r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}(Z|[+-]\d\d:\d\d)"
-    r" container create [0-9a-f]{64} \(image=busybox, name=ev1\)"
+    r" container create [0-9a-f]{64} \(image=busybox, name=ev1, team=blue\)"
 )
 
 
 def test_past_events_filters_and_format(dy: Dockyard, busybox: str) -> None:
-    dy("run", "--rm", "--name", "ev1", "busybox", "true")
+    dy("run", "--rm", "--name", "ev1", "-l", "team=blue", "busybox", "true")
     time.sleep(1.1)  # --until counts whole seconds, as docker's does
     past = ["--since", "1m", "--until", "0s", "--filter", "container=ev1"]
     actions = dy("events", *past, "--format", "{{.Action}}").lines
     assert actions == ["create", "start", "die", "destroy"]
     assert LINE.fullmatch(dy("events", *past).lines[0])
     die = dy("events", *past, "--filter", "event=die", "--format", "{{json .Actor.Attributes}}")
-    assert die.lines == ['{"exitCode":"0","name":"ev1"}']
+    # dockerd's attributes: the labels, image and name, and the exit code
+    assert die.lines == ['{"exitCode":"0","image":"busybox","name":"ev1","team":"blue"}']
     # the local time zone, as the docker CLI prints it
     dy.env["TZ"] = "Asia/Kolkata"
     assert "+05:30 container create" in dy("events", *past).lines[0]

@@ -459,8 +459,7 @@ async def _attach_setup(
 async def _attach_event(context: ApiContext, container: Container) -> None:
     # as dockerd, whatever is streamed; before the client hears of the attach, so
     # that it comes before a start the client makes then
-    attributes = {"image": str(container.config.get("Image") or ""), "name": container.name}
-    await context.run(lambda e: e.events.record("container", "attach", container.id, attributes))
+    await context.run(lambda e: e.events.container("attach", container))
 
 
 async def _attach_session(
