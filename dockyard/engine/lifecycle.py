@@ -347,6 +347,19 @@ class Lifecycle:
             live = self._read_state_file(container.id, "state.json") or {}
             if live.get("RestartCount"):  # the monitor's restarts so far (not stored)
                 container.state["RestartCount"] = live["RestartCount"]
+                if live.get("StartedAt"):
+                    container.state["StartedAt"] = live["StartedAt"]  # the latest start
+            if live.get("Status") == "restarting":
+                # between an exit and the restart policy's next start, as dockerd shows it
+                last = self._read_state_file(container.id, "exit.json") or {}
+                container.state.update(
+                    Status="restarting",
+                    Running=True,
+                    Restarting=True,
+                    Pid=0,
+                    ExitCode=int(last.get("ExitCode") or 0),
+                    FinishedAt=last.get("FinishedAt") or container.state.get("FinishedAt", ""),
+                )
             return
         self.exited(container.id)
         fresh = self.engine.containers.try_get(container.id)

@@ -27,8 +27,9 @@ def status_text(container: Container, now: float) -> str:
         health = (state.get("Health") or {}).get("Status")
         if health:
             text += f" ({'health: starting' if health == 'starting' else health})"
-        if status == "restarting":
-            return f"Restarting ({state.get('ExitCode', 0)}) {human_duration(now - started)} ago"
+        if status == "restarting":  # since the exit it restarts from
+            finished = parse_rfc3339(state.get("FinishedAt") or "1970-01-01T00:00:00Z")
+            return f"Restarting ({state.get('ExitCode', 0)}) {human_duration(now - finished)} ago"
         return text
     if status == "dead":
         return "Dead"

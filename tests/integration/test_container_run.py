@@ -264,3 +264,34 @@ def test_new_volume_is_filled_from_the_image(dy: Dockyard, busybox: str) -> None
     dy("rm", "-f", "v1")
     dy("volume", "rm", "etcvol")
     nothing_left(dy)
+
+
+def test_a_restarting_container_shows_restarting(dy: Dockyard, busybox: str) -> None:
+    """Between an exit and the restart policy's next start: dockerd's State and
+    ``Restarting (code) … ago`` in ps; the restarts counted in RestartCount."""
+    dy("run", "-d", "--name", "again", "--restart", "always", "busybox", "sh", "-c",
+       "sleep 0.2; exit 3")  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        seen = None
+        while time.monotonic() < deadline and seen is None:
+            out = dy("inspect", "-f", "{{json .State}}|{{.RestartCount}}", "again").out
+            state_json, count = out.strip().split("|")
+            state = json.loads(state_json)
+            if state["Status"] == "restarting":
+                seen = (state, int(count))
+            time.sleep(0.05)
+        assert seen is not None, "never seen restarting"
+        state, count = seen
+        assert (state["Running"], state["Restarting"], state["ExitCode"]) == (True, True, 3)
+        assert count >= 1
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            status = dy("ps", "--format", "{{.Status}}", "-f", "name=again").out
+            if status.startswith("Restarting (3) "):
+                break
+            time.sleep(0.05)
+        assert status.startswith("Restarting (3) ") and status.endswith(" ago\n"), status
+    finally:
+        dy("rm", "-f", "again")
+    nothing_left(dy)

@@ -388,7 +388,6 @@ class Supervisor:
                 return
         if self.restart_at is not None and now >= self.restart_at:
             self.restart_at = None
-            self.restart_count += 1
             try:
                 self._create()
                 self._start()
@@ -600,6 +599,8 @@ class Supervisor:
         self._close_stdio()
         stopped = self.no_restart or os.path.exists("no-restart")
         restart = self.policy.should_restart(code, self.restart_count, stopped)
+        if restart:
+            self.restart_count += 1  # counted when decided, as dockerd counts it
         record = {
             "ExitCode": code,
             "FinishedAt": rfc3339nano(),
