@@ -203,7 +203,7 @@ def run_in_warm_process(argv: list[str], run_root: str) -> int:
         fds = [fd for fd in (0, 1, 2) if _fd_open(fd)]
         try:
             message = encode_request(argv, [fd in fds for fd in (0, 1, 2)])
-        except OSError as e:  # e.g. the working directory is gone
+        except (OSError, ValueError) as e:  # no cwd; bytes that are not UTF-8 in env or argv
             raise Declined(str(e)) from None
         try:
             conn.sendmsg([message], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, _fd_bytes(fds))])
@@ -214,17 +214,16 @@ def run_in_warm_process(argv: list[str], run_root: str) -> int:
             raise Absent("stale")
         if answer != b"A":
             raise Declined(answer[1:].decode(errors="replace"))
-        pending: list[int] = []
-
         def forward(signum: int, _frame: object) -> None:
-            try:
+            try:  # noqa: SIM105 (the client does not import contextlib)
                 conn.send(b"S%d" % signum)
-            except OSError:
-                pending.append(signum)
+            except OSError:  # the keeper is gone: the reply loop says so
+                pass
 
         # All of them, even those ignored here: the command process starts with the
         # same dispositions (an ignored one stays ignored there unless the command
-        # handles it, as `attach` does SIGINT whatever it inherited)
+        # handles it, as `attach` does SIGINT whatever it inherited). One that comes
+        # before the G below reaches the command once it exists.
         for signum in FORWARDED:
             _signal.signal(signum, forward)
         conn.settimeout(None)
@@ -532,14 +531,22 @@ class WarmProcess:
             reason = "another user" if peer_uid != os.getuid() else ""
             reason = reason or mismatch(request, process_context(peer_pid), self.context)
             reason = reason or not_for_warm(request) or join_cgroups(peer_pid)
+            if not reason:
+                os.chdir(request["cwd"])  # the command process's, inherited
         except (ValueError, OSError) as e:
-            reason = f"bad request: {e}"
+            reason = f"cannot run it here: {e}"
         if reason:
-            conn.send(b"R" + reason.encode())
+            conn.send(b"R" + reason.encode(errors="replace"))
             return
         conn.send(b"A")
-        if conn.recv(16) != b"G":
-            return  # the client gave up waiting and runs the command itself
+        early: list[int] = []  # signals the client got before it committed
+        while (message := conn.recv(16)) != b"G":
+            if message[:1] != b"S" or not message[1:].isdigit():
+                return  # the client gave up waiting and runs the command itself
+            early.append(int(message[1:]))
+        # blocked across the fork, as they are ignored here: the command process
+        # takes them once it has the client's dispositions (see _run_main)
+        _signal.pthread_sigmask(_signal.SIG_BLOCK, FORWARDED)
         pid = os.fork()
         if pid == 0:
             try:
@@ -554,6 +561,9 @@ class WarmProcess:
         for received in fds:
             os.close(received)
         pidfd = os.pidfd_open(pid)
+        for signum in early:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signum)
         poller = select.poll()
         poller.register(conn.fileno(), select.POLLIN)
         poller.register(pidfd, select.POLLIN)
@@ -612,7 +622,6 @@ def become_client(request: dict[str, Any], fds: list[int]) -> None:
     os.environ.clear()  # through unsetenv/putenv: what the command runs sees it
     os.environ.update(request["env"])
     time.tzset()  # the C library read TZ once, when the warm process started
-    os.chdir(request["cwd"])
     os.umask(request["umask"])
     setrlimits(request.get("rlimits", {}))
     _reopen_stdio(request["streams"])
@@ -647,10 +656,16 @@ def _reopen_stdio(streams: list[list[str | None]]) -> None:
 
 
 def _run_main(argv: list[str]) -> int:
+    import _signal
+
     from dockyard.cli.main import run
 
     try:
+        # what the keeper forwarded meanwhile arrives now, as the client's would
+        _signal.pthread_sigmask(_signal.SIG_UNBLOCK, FORWARDED)
         return run(argv)
+    except KeyboardInterrupt:
+        return 130
     except SystemExit as e:
         if e.code is None or isinstance(e.code, int):
             return e.code or 0

@@ -297,3 +297,21 @@ def test_the_command_process_runs_in_the_clients_cgroups(dy: Dockyard, busybox: 
         dy("rm", "-f", "sleeper", check=False)
         wait_for(lambda: not (group / "cgroup.procs").read_text().strip(), what="an empty cgroup")
         group.rmdir()
+
+
+def test_bytes_that_are_not_utf8_in_the_environment_run_in_the_client(
+    dy: Dockyard, busybox: str
+) -> None:
+    """The request is JSON, which cannot carry them: the client runs the command
+    itself (and its monitor is exec'd, not forked). The container gets what docker's
+    gives it: Go's JSON turns the bad byte into U+FFFD."""
+    warm_pid(dy)
+    env: dict[bytes, bytes] = {os.fsencode(k): os.fsencode(v) for k, v in dy.env.items()}
+    env[b"ODD"] = b"caf\xe9"
+    proc = subprocess.run(
+        [DOCKYARD, "run", "--rm", "-e", "ODD", "busybox", "sh", "-c", 'printf %s "$ODD"'],
+        env=env,  # type: ignore[arg-type]  # subprocess takes bytes too
+        capture_output=True,
+        timeout=60,
+    )
+    assert (proc.returncode, proc.stdout) == (0, "caf\ufffd".encode()), proc.stderr

@@ -136,7 +136,7 @@ def request(run_root: str, argv: list[str], sync_fd: int, timeout: float = 10.0)
     sock_path, _ = paths(run_root)
     try:
         message = encode_request(argv)
-    except OSError as e:  # e.g. our working directory is gone
+    except (OSError, ValueError) as e:  # no working directory; an environment not UTF-8
         raise NotStarted(f"monitor zygote: {e}") from None
     started = False
     for _attempt in range(3):
