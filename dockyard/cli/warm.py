@@ -458,7 +458,7 @@ class WarmProcess:
     def serve(self) -> None:
         import time
 
-        from dockyard.runtime.monitor.zygote import stamps_unchanged
+        from dockyard.runtime.monitor.zygote import stamps_unchanged, unlink_if_ours
 
         self.listener.settimeout(TICK)
         idle_since = time.monotonic()
@@ -473,7 +473,7 @@ class WarmProcess:
                 continue
             idle_since = time.monotonic()
             if not stamps_unchanged(self.sources):
-                _unlink_own(self.sock_path, self.sock_inode)
+                unlink_if_ours(self.sock_path, self.sock_inode)
                 try:
                     os.write(fd, b"X")
                 finally:
@@ -690,12 +690,6 @@ def _exit(code: int) -> None:
     os._exit(code & 0xFF)
 
 
-def _unlink_own(sock_path: str, inode: int) -> None:
-    from dockyard.runtime.monitor.zygote import unlink_if_ours
-
-    unlink_if_ours(sock_path, inode)
-
-
 def _exercise() -> None:
     """Do once here what every command would do first: compile the patterns the
     reference parser compiles on first use, read the host's facts and the default
@@ -732,6 +726,8 @@ def serve(run_root: str, lock: int) -> None:
     import gc
     import importlib
 
+    from dockyard.runtime.monitor.zygote import unlink_if_ours
+
     gc.disable()  # collections would un-share pages with every command process
     sock_path, _pid_path = paths(run_root)
     os.set_inheritable(lock, False)
@@ -756,6 +752,6 @@ def serve(run_root: str, lock: int) -> None:
     try:
         warm.serve()
     finally:
-        _unlink_own(sock_path, warm.sock_inode)
+        unlink_if_ours(sock_path, warm.sock_inode)
         os.ftruncate(lock, 0)
     os._exit(0)

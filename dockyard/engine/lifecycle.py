@@ -313,6 +313,14 @@ class Lifecycle:
             )
             return True
 
+    def _monitor_pid_file(self, container_id: str) -> int:
+        """The pid in the monitor's ``monitor.pid`` (0: none, or not written yet)."""
+        try:
+            with open(os.path.join(self.state_dir(container_id), "monitor.pid")) as f:
+                return int(f.read().strip() or 0)
+        except (OSError, ValueError):
+            return 0
+
     def _read_state_file(self, container_id: str, name: str) -> dict[str, Any] | None:
         """One of the monitor's JSON files (health.json, exit.json), or None."""
         try:
@@ -330,11 +338,7 @@ class Lifecycle:
         monitor = int(container.state.get("MonitorPid") or 0)
         if not monitor:
             state_dir = self.state_dir(container.id)
-            try:
-                with open(os.path.join(state_dir, "monitor.pid")) as f:
-                    monitor = int(f.read().strip() or 0)
-            except (OSError, ValueError):
-                monitor = 0
+            monitor = self._monitor_pid_file(container.id)
             if not monitor:  # no pid file yet, or one the new monitor is still writing
                 since = os.path.getmtime(state_dir) if os.path.isdir(state_dir) else 0.0
                 if time.time() - since < 30:
@@ -433,12 +437,7 @@ class Lifecycle:
     def _await_runtime_deleted(self, container: Container, timeout: float = 10.0) -> None:
         """Until the monitor says it deleted the runtime's state (``exit.json`` rewritten
         with ``RuntimeDeleted``); delete it here if it could not or is gone."""
-        state_dir = self.state_dir(container.id)
-        try:
-            with open(os.path.join(state_dir, "monitor.pid")) as f:
-                monitor = int(f.read().strip() or 0)
-        except (OSError, ValueError):
-            monitor = 0
+        monitor = self._monitor_pid_file(container.id)
         deadline = time.monotonic() + timeout
         while True:
             report = self._read_state_file(container.id, "exit.json") or {}

@@ -35,6 +35,66 @@ def request(sock_path: str, message: dict[str, Any], timeout: float) -> dict[str
     return reply
 
 
+def request_starting(
+    sock_path: str, message: dict[str, Any], helper: list[str], *, what: str, timeout: float
+) -> dict[str, Any]:
+    """:func:`request` to a run root's helper, starting it when none answers
+    (``python -m <helper...>``, see :func:`spawn`) and asking again for up to ten
+    seconds, starting it again each second: the one started may have met one on its
+    way out, which answers nothing. Raises SystemFailure naming ``what``."""
+    import time
+
+    from dockyard.errors import SystemFailure
+
+    try:
+        reply = request(sock_path, message, timeout)
+        if reply:
+            return reply
+    except (OSError, ValueError):
+        pass
+    spawn(sock_path, helper)
+    deadline = time.monotonic() + 10
+    respawn = time.monotonic() + 1
+    while True:
+        try:
+            reply = request(sock_path, message, timeout)
+            if reply:
+                return reply
+        except (OSError, ValueError):
+            pass
+        now = time.monotonic()
+        if now > deadline:
+            raise SystemFailure(f"the {what} did not start")
+        if now > respawn:
+            spawn(sock_path, helper)
+            respawn = now + 1
+        time.sleep(0.01)
+
+
+def spawn(sock_path: str, helper: list[str]) -> None:
+    """Start ``python -m <helper...>`` in the background: a session of its own, no
+    stdio, cwd ``/``, only PATH and this process's module path in its environment
+    (it outlives the command that started it)."""
+    import os
+    import subprocess
+    import sys
+
+    os.makedirs(os.path.dirname(sock_path), mode=0o700, exist_ok=True)
+    subprocess.Popen(
+        [sys.executable, "-m", *helper],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        close_fds=True,
+        cwd="/",
+        env={
+            "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+            "PYTHONPATH": os.pathsep.join(sys.path),
+        },
+    )
+
+
 def serve_one(
     listener: socket.socket,
     handle: Callable[[dict[str, Any]], None],

@@ -23,7 +23,6 @@ import os
 import selectors
 import socket
 import sqlite3
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -51,27 +50,14 @@ def notify_attach(root: str, run_root: str, container_id: str, netns_path: str) 
     """Have the resolver of ``run_root`` serve the container (starting it if needed);
     it reads names from the database under ``root``."""
     from dockyard.errors import SystemFailure
+    from dockyard.network import control
 
     sock_path, _ = _paths(run_root)
     message = {"op": "attach", "id": container_id, "netns": netns_path}
-    try:
-        reply = _request(sock_path, message)
-    except OSError:
-        _spawn(root, run_root)
-        deadline = time.monotonic() + 10
-        respawn = time.monotonic() + 1
-        while True:
-            try:
-                reply = _request(sock_path, message)
-                break
-            except OSError:
-                now = time.monotonic()
-                if now > deadline:
-                    raise SystemFailure("the embedded DNS server did not start") from None
-                if now > respawn:  # the one we started may have met an exiting one
-                    _spawn(root, run_root)
-                    respawn = now + 1
-                time.sleep(0.01)
+    helper = ["dockyard.network.dnsd", os.path.join(root, "dockyard.db"), run_root]
+    reply = control.request_starting(
+        sock_path, message, helper, what="embedded DNS server", timeout=5.0
+    )
     if reply.get("error"):
         raise SystemFailure(f"embedded DNS server: {reply['error']}")
 
@@ -82,29 +68,6 @@ def notify_detach(run_root: str, container_id: str) -> None:
         return
     with contextlib.suppress(OSError, ValueError):
         _request(sock_path, {"op": "detach", "id": container_id})
-
-
-def _spawn(root: str, run_root: str) -> None:
-    os.makedirs(os.path.join(run_root, "network"), mode=0o700, exist_ok=True)
-    subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dockyard.network.dnsd",
-            os.path.join(root, "dockyard.db"),
-            run_root,
-        ],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        close_fds=True,
-        cwd="/",
-        env={
-            "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
-            "PYTHONPATH": os.pathsep.join(sys.path),
-        },
-    )
 
 
 def host_nameservers(path: str = "/etc/resolv.conf") -> list[str]:

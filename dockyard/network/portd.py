@@ -25,9 +25,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
-import sys
-import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -88,41 +85,8 @@ def _request(sock_path: str, message: dict[str, Any], timeout: float = 10.0) -> 
 
 
 def _ask(run_root: str, message: dict[str, Any]) -> dict[str, Any]:
-    from dockyard.errors import SystemFailure
+    from dockyard.network import control
 
     sock_path, _, _ = paths(run_root)
-    try:
-        return _request(sock_path, message)
-    except (OSError, ValueError):
-        pass
-    _spawn(run_root)
-    deadline = time.monotonic() + 10
-    respawn = time.monotonic() + 1
-    while True:
-        try:
-            return _request(sock_path, message)
-        except (OSError, ValueError):
-            now = time.monotonic()
-            if now > deadline:
-                raise SystemFailure("the port proxy did not start") from None
-            if now > respawn:  # the one we started may have met an exiting one
-                _spawn(run_root)
-                respawn = now + 1
-            time.sleep(0.01)
-
-
-def _spawn(run_root: str) -> None:
-    os.makedirs(os.path.join(run_root, "network"), mode=0o700, exist_ok=True)
-    subprocess.Popen(
-        [sys.executable, "-m", "dockyard.network.portproxy", run_root],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        close_fds=True,
-        cwd="/",
-        env={
-            "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
-            "PYTHONPATH": os.pathsep.join(sys.path),
-        },
-    )
+    helper = ["dockyard.network.portproxy", run_root]
+    return control.request_starting(sock_path, message, helper, what="port proxy", timeout=10.0)

@@ -1,14 +1,7 @@
 """The port proxy daemon: one process per dockyard run root (started on demand
 by :mod:`dockyard.network.portd`) that holds every published host port and
-proxies what reaches it, as Docker's docker-proxy does for each port.
-
-Holding the port is the point: a published port stays taken while its container
-runs (``ss -ltn`` shows it, another program's ``bind`` gets EADDRINUSE), and is
-free again once the container stops. Most IPv4 traffic never reaches the proxy:
-the DNAT rules of :mod:`dockyard.network.firewall` rewrite it first (127.0.0.1
-included, thanks to ``route_localnet``). What the rules cannot carry comes here:
-IPv6 (``[::]:8080``, ``[::1]:8080``: the kernel cannot DNAT to ``::1``), and an
-IPv6 binding of a container that has only an IPv4 address.
+proxies what reaches it, as Docker's docker-proxy does for each port. Why it
+holds ports and which traffic reaches it: see :mod:`dockyard.network.portd`.
 
 Each container's ports are a file, ``$DOCKYARD_RUN/network/ports/<id>.json``,
 written by the engine before it asks over ``network/portd.sock`` to

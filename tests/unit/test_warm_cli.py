@@ -29,6 +29,9 @@ def test_paths_and_the_run_root_a_command_line_uses(monkeypatch: pytest.MonkeyPa
     assert warm.client_run_root(["--run-root=/y", "ps"]) is None
     monkeypatch.delenv("DOCKYARD_RUN")
     assert warm.client_run_root(["ps"]) == "/run/dockyard"
+    from dockyard import config
+
+    assert warm.DEFAULT_RUN_ROOT == config.DEFAULT_RUN_ROOT  # a copy, to keep the client lean
 
 
 def test_switch(monkeypatch: pytest.MonkeyPatch) -> None:
