@@ -313,6 +313,17 @@ class Lifecycle:
             )
             return True
 
+    def _monitor_of(self, container: Container) -> int:
+        """The pid of the monitor of the container's current run (0: not known yet)."""
+        return int(container.state.get("MonitorPid") or 0) or self._monitor_pid_file(container.id)
+
+    def _start_in_progress(self, container_id: str) -> bool:
+        """No monitor pid yet, but a state directory made in the last 30 s: a start
+        that has not spawned its monitor (or whose monitor is writing its pid)."""
+        state_dir = self.state_dir(container_id)
+        since = os.path.getmtime(state_dir) if os.path.isdir(state_dir) else 0.0
+        return time.time() - since < 30
+
     def _monitor_pid_file(self, container_id: str) -> int:
         """The pid in the monitor's ``monitor.pid`` (0: none, or not written yet)."""
         try:
@@ -335,14 +346,9 @@ class Lifecycle:
         without having reported (it was killed): the container has ended too."""
         if container.status not in ("running", "paused", "restarting"):
             return
-        monitor = int(container.state.get("MonitorPid") or 0)
-        if not monitor:
-            state_dir = self.state_dir(container.id)
-            monitor = self._monitor_pid_file(container.id)
-            if not monitor:  # no pid file yet, or one the new monitor is still writing
-                since = os.path.getmtime(state_dir) if os.path.isdir(state_dir) else 0.0
-                if time.time() - since < 30:
-                    return  # a start in progress
+        monitor = self._monitor_of(container)
+        if not monitor and self._start_in_progress(container.id):
+            return
         if monitor and pid_alive(monitor):
             self.container_pid(container)  # fills a pid the starting CLI did not record
             health = self._read_state_file(container.id, "health.json")
@@ -391,6 +397,13 @@ class Lifecycle:
             open(os.path.join(state_dir, "exit.json")) as f,
         ):
             report = json.load(f)
+        if not report:
+            # No report: its monitor died (refresh found it dead), or this is a late
+            # call about a run already recorded while the next run starts (a stale
+            # exit callback): that run is not ours to end.
+            monitor = self._monitor_of(container)
+            if pid_alive(monitor) if monitor else self._start_in_progress(container_id):
+                return
         health = self._read_state_file(container_id, "health.json")
         if health:
             self.record_state(container_id, {"Health": health})

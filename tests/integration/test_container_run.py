@@ -295,3 +295,31 @@ def test_a_restarting_container_shows_restarting(dy: Dockyard, busybox: str) -> 
     finally:
         dy("rm", "-f", "again")
     nothing_left(dy)
+
+
+def test_a_late_exit_callback_leaves_the_next_run_alone(dy: Dockyard, busybox: str) -> None:
+    """The hidden ``container-exited`` of a run already recorded (its report gone with
+    its state directory) must not end the next run: neither one whose monitor runs,
+    nor one still starting (recorded running, its monitor not spawned yet)."""
+    cid = dy("run", "-d", "busybox", "sleep", "1000").out.strip()
+    try:
+        dy("stop", "-t", "0", cid)
+        dy("start", cid)
+        dy("container-exited", cid)  # late, from the first run's monitor
+        assert dy("inspect", "-f", "{{.State.Status}}", cid).out == "running\n"
+        assert dy("exec", cid, "true").code == 0
+        dy("stop", "-t", "0", cid)
+        engine = dy.engine()
+        try:  # the next start, caught between its record and its monitor
+            state_dir = Path(engine.lifecycle.state_dir(cid))
+            state_dir.mkdir(parents=True)
+            engine.lifecycle.record_state(cid, {"Status": "running", "MonitorPid": 0})
+            engine.lifecycle.exited(cid)
+            assert engine.containers.get(cid).status == "running"
+            engine.lifecycle.record_state(cid, {"Status": "exited"})
+            shutil.rmtree(state_dir)
+        finally:
+            engine.close()
+    finally:
+        dy("rm", "-f", cid)
+    nothing_left(dy)
